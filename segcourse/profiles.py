@@ -1,0 +1,74 @@
+"""Run profiles: one switch that sizes every notebook for CI, a laptop CPU or a GPU.
+
+`SEGCOURSE_PROFILE=ci|cpu|gpu` picks one; without it, `gpu` when the Keras backend sees a
+GPU and `cpu` otherwise. Each notebook reads its defaults from here in its papermill
+`parameters` cell, so an instructor can still override any single value.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+
+PROFILE_NAMES = ("ci", "cpu", "gpu")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The knobs that trade run time for accuracy."""
+
+    name: str
+    image_size: int  # PH2 images are resized to image_size x image_size
+    mads_size: tuple[int, int]  # MADS (height, width); the real frames are 384 x 512
+    max_cases: int | None  # cap on the number of cases loaded (None: all)
+    epochs: int  # lesson models (SegNet, U-Net)
+    loss_epochs: int  # each model in the losses-and-metrics notebook
+    lab_epochs: int  # the MADS lab's reference solution
+    batch_size: int
+    base_filters: int
+    precision: str  # a Keras dtype policy: "float32" or "mixed_bfloat16"
+    show_every: int  # epochs between progress figures during training (0: never)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+PROFILES = {
+    "ci": Profile("ci", 64, (64, 96), None, 12, 6, 8, 16, 8, "float32", 0),
+    "cpu": Profile("cpu", 128, (96, 128), None, 60, 25, 20, 16, 16, "float32", 10),
+    "gpu": Profile("gpu", 256, (192, 256), None, 200, 80, 40, 32, 16, "mixed_bfloat16", 20),
+}
+
+
+def backend_sees_gpu() -> bool:
+    """Whether the active Keras backend has a GPU (imports the backend, so call it late)."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return any(d.platform == "gpu" for d in jax.devices())
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    return False
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The profile called `name`, else `SEGCOURSE_PROFILE`, else gpu/cpu by hardware."""
+    name = name or os.environ.get("SEGCOURSE_PROFILE") or None
+    if name is None:
+        name = "gpu" if backend_sees_gpu() else "cpu"
+    name = name.strip().lower()
+    if name not in PROFILES:
+        raise ValueError(
+            f"Unknown profile {name!r} (from SEGCOURSE_PROFILE or the argument): "
+            f"choose one of {', '.join(PROFILE_NAMES)}."
+        )
+    return PROFILES[name]
