@@ -34,7 +34,7 @@ run: install data
 	@echo "Executed notebooks, HTML and results are in build/"
 
 lint: install
-	$(PY) -m ruff check segcourse tests notebooks lab
+	$(PY) -m ruff check segcourse tests notebooks lab lesson
 
 test: install lint
 	SEGCOURSE_PROFILE=$${SEGCOURSE_PROFILE:-$(TEST_PROFILE)} $(PY) -m pytest tests notebooks lab/solution \

@@ -44,7 +44,6 @@ def set_style() -> None:
         "figure.titleweight": "bold",
         "savefig.dpi": DPI,
         "figure.dpi": DPI,
-        "svg.hashsalt": "segcourse",
     })
 
 
@@ -359,10 +358,10 @@ def figure_ph2(out: Path) -> Path:
     return save(fig, out, "05_ph2_example.png", colours=192)
 
 
-def stage_blocks(ax, x, size, channels, kinds, height_scale=1.0):
+def stage_blocks(ax, x, size, kinds):
     """Draw one stage as thin layer slabs of the given kinds; returns the right edge."""
-    height = spatial_height(size) * height_scale
-    colour = {"conv": CONV, "pool": POOL, "unpool": UNPOOL, "out": OUTPUT, "up": UNPOOL}
+    height = spatial_height(size)
+    colour = {"conv": CONV, "pool": POOL, "unpool": UNPOOL, "out": OUTPUT}
     for kind in kinds:
         width = 0.4 if kind in ("conv", "out") else 0.25
         ax.add_patch(Rectangle((x, -height / 2), width, height, facecolor=colour[kind],
@@ -390,26 +389,21 @@ def figure_segnet(out: Path) -> Path:
     x += 0.3 + gap
     for size, channels in encoder:
         start = x
-        x = stage_blocks(ax, x, size, channels, ["conv", "conv"])
+        x = stage_blocks(ax, x, size, ["conv", "conv"])
         label(start, x, size, f"{size}×{size}\n×{channels}")
         pools.append((x + 0.185, spatial_height(size) / 2))
-        x = stage_blocks(ax, x, size, channels, ["pool"])
+        x = stage_blocks(ax, x, size, ["pool"])
         rights.append(x)
         x += gap
-    start = x
-    x = stage_blocks(ax, x, 16, 256, ["conv", "conv"])
-    label(start, x, 16, "16×16\n×256")
-    rights.append(x)
-    x += gap
     for size, channels in reversed(encoder):
         unpools.append((x + 0.125, spatial_height(size) / 2))
         start = x
-        x = stage_blocks(ax, x, size, channels, ["unpool", "conv", "conv"])
+        x = stage_blocks(ax, x, size, ["unpool", "conv", "conv"])
         label(start, x, size, f"{size}×{size}\n×{channels}")
         rights.append(x)
         x += gap
     start = x
-    x = stage_blocks(ax, x, 256, 1, ["out"])
+    x = stage_blocks(ax, x, 256, ["out"])
     label(start, x, 256, "logits\n256×256×1")
     for right in rights:
         arrow(ax, (right + 0.08, 0), (right + gap - 0.08, 0), lw=1.1)
@@ -547,7 +541,7 @@ def figure_unet(out: Path) -> Path:
     ax.text(dec[2][1] + 0.4, -2 * step, "decoder\n(expanding\npath)", ha="left",
             va="center", fontsize=10, color="#1E8449", fontweight="bold")
     ax.legend(handles=[
-        Patch(facecolor=CONV, edgecolor="black", label="3×3 conv + ReLU"),
+        Patch(facecolor=CONV, edgecolor="black", label="3×3 conv + batch norm + ReLU"),
         Patch(facecolor=POOL, label="2×2 max pooling (down)"),
         Patch(facecolor=UNPOOL, edgecolor="black", label="2×2 up-convolution (up)"),
         Patch(facecolor="white", edgecolor="black", hatch="///", label="copied encoder features"),

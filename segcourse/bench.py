@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m segcourse bench", description="Benchmarks of the course's helpers."
     )
-    subparsers = parser.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
+    subparsers = parser.add_subparsers(dest="benchmark", required=True)
     add_benchmarks(subparsers)
     args = parser.parse_args(argv)
     return int(args.run(args) or 0)
@@ -35,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
 def add_benchmarks(subparsers) -> None:
     """Register every benchmark sub-command: one line per benchmark."""
     add_load_parser(subparsers)
-    # bench train: add `add_train_parser(subparsers)` here (define it beside bench_train below).
-    # bench grade: add `add_grade_parser(subparsers)` here (define it beside bench_grade below).
+    add_train_parser(subparsers)
+    add_grade_parser(subparsers)
 
 
 # ----------------------------------------------------------------------------- bench load
@@ -236,6 +236,372 @@ def _print_agreement(archive, size, n: int) -> None:
 
 def _seconds(value: float) -> str:
     return f"{value:.2f} s" if value >= 1 else f"{value * 1000:.1f} ms"
+
+
+# ----------------------------------------------------------------------------- bench train
+
+BACKENDS = ("tensorflow", "jax", "torch")
+LESSON_NOTEBOOKS = (
+    "01_ph2_tour.ipynb",
+    "02_segnet.ipynb",
+    "03_unet.ipynb",
+    "04_losses_and_metrics.ipynb",
+)
+FEEDER_TARGET = 1.10  # an epoch through TrainBatches may be at most 10 % slower than plain fit
+
+
+def conv_block(x, filters):
+    """Two 3x3 convolutions, each followed by batch normalisation and ReLU."""
+    from keras import layers
+
+    for _ in range(2):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+    return x
+
+
+def build_segnet(image_size, base_filters=16, depth=4):
+    """SegNet-style encoder-decoder: pool `depth` times, upsample back, one channel of logits."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(image_size, image_size, 3), name="image")
+    x = layers.Rescaling(1 / 255)(inputs)  # the model takes 0..255 pixels
+    for level in range(depth):  # encoder: richer features, smaller maps
+        x = conv_block(x, base_filters * 2**level)
+        x = layers.MaxPooling2D()(x)
+    for level in reversed(range(depth)):  # decoder: back to full resolution
+        x = layers.UpSampling2D()(x)
+        x = conv_block(x, base_filters * 2**level)
+    logits = layers.Conv2D(1, 1, dtype="float32", name="logits")(x)  # float32 in mixed precision
+    return keras.Model(inputs, logits, name="segnet")
+
+
+def build_unet(image_size, base_filters=16, depth=4):
+    """U-Net: the SegNet shape plus skip connections from each encoder level to the decoder."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(image_size, image_size, 3), name="image")
+    x = layers.Rescaling(1 / 255)(inputs)
+    skips = []
+    for level in range(depth):
+        x = conv_block(x, base_filters * 2**level)
+        skips.append(x)  # computed once: the same tensor feeds the pooling and the decoder
+        x = layers.MaxPooling2D()(x)
+    x = conv_block(x, base_filters * 2**depth)  # bottleneck
+    for level in reversed(range(depth)):
+        x = layers.Conv2DTranspose(base_filters * 2**level, 2, strides=2, padding="same")(x)
+        x = layers.Concatenate()([x, skips[level]])  # fine detail from the encoder
+        x = conv_block(x, base_filters * 2**level)
+    logits = layers.Conv2D(1, 1, dtype="float32", name="logits")(x)  # float32 in mixed precision
+    return keras.Model(inputs, logits, name="unet")
+
+
+BUILDERS = {"SegNet": build_segnet, "U-Net": build_unet}
+
+
+def add_train_parser(subparsers) -> None:
+    """Options of `bench train`."""
+    parser = subparsers.add_parser(
+        "train",
+        help="training img/s of SegNet and U-Net: TrainBatches vs in-memory fit, per backend",
+        description="For each Keras backend that is installed (each in its own process, since "
+        "KERAS_BACKEND is fixed at import), trains the lesson SegNet and U-Net (16 base "
+        "filters, the profile's image size, batch size and precision) on in-memory arrays, "
+        "once fed by segcourse.augment.TrainBatches (shuffled, augmented) and once by plain "
+        "model.fit(x, y), and reports images per second and their ratio. With --notebooks it "
+        "also executes the lesson notebooks with papermill and reports their wall times.",
+    )
+    parser.add_argument("--profile", help="ci, cpu or gpu (default: SEGCOURSE_PROFILE or hardware)")
+    parser.add_argument(
+        "--backends",
+        default=",".join(BACKENDS),
+        help="comma-separated Keras backends to try (default: all three; missing ones are skipped)",
+    )
+    parser.add_argument("--models", default="SegNet,U-Net", help="SegNet, U-Net or both")
+    parser.add_argument("--steps", type=int, default=0, help="timed steps per epoch (0: 10 on CPU, 60 on GPU)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed epochs of each feeder (best counts)")
+    parser.add_argument("--filters", type=int, default=16, help="base filters (16)")
+    parser.add_argument(
+        "--notebooks", action="store_true", help="also run the lesson notebooks (papermill) and time them"
+    )
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.set_defaults(run=bench_train)
+
+
+def bench_train(args) -> int:
+    """Run the training benchmark per backend; exit status 1 when the feeder target is missed."""
+    import importlib.util
+    import json
+    import subprocess
+
+    from .profiles import get_profile
+
+    profile = get_profile(args.profile) if args.profile else None
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = [m for m in models if m not in BUILDERS]
+    if unknown:
+        raise SystemExit(f"bench train: unknown model(s) {unknown}; choose from {sorted(BUILDERS)}")
+    if args.repeat < 1 or args.steps < 0:
+        raise SystemExit("bench train: --repeat must be >= 1 and --steps >= 0")
+    wanted = [b.strip() for b in args.backends.split(",") if b.strip()]
+    bad = [b for b in wanted if b not in BACKENDS]
+    if bad:
+        raise SystemExit(f"bench train: unknown backend(s) {bad}; choose from {', '.join(BACKENDS)}")
+    backends = [b for b in wanted if importlib.util.find_spec(b) is not None]
+    for missing in sorted(set(wanted) - set(backends)):
+        print(f"bench train: backend {missing} is not installed; skipped", flush=True)
+    if not backends:
+        raise SystemExit("bench train: none of the requested backends is installed")
+    print(f"bench train: {_cpus()} CPU(s); backends {', '.join(backends)}; models {', '.join(models)}")
+    results = {"cpus": _cpus(), "runs": [], "notebooks": []}
+    for backend in backends:
+        env = dict(os.environ, KERAS_BACKEND=backend)
+        if args.profile:
+            env["SEGCOURSE_PROFILE"] = args.profile
+        request = json.dumps(
+            {"models": models, "steps": args.steps, "repeat": args.repeat, "filters": args.filters}
+        )
+        print(f"  {backend}: training ...", flush=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", "import sys, segcourse.bench as b; b._train_worker(sys.argv[1])", request],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        marker = [ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH-RESULT ")]
+        if proc.returncode != 0 or not marker:
+            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
+            print(f"  {backend}: FAILED (exit {proc.returncode})\n{tail}", flush=True)
+            results["runs"].append({"backend": backend, "error": tail})
+            continue
+        results["runs"].extend(json.loads(marker[-1][len("BENCH-RESULT ") :]))
+    met = _print_train_table(results["runs"])
+    if args.notebooks:
+        results["notebooks"] = _time_notebooks(profile.name if profile else None, backends[0])
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+        print(f"wrote {args.json}")
+    return 0 if met else 1
+
+
+def _train_worker(request: str) -> None:
+    """In a subprocess with KERAS_BACKEND set: time both feeders for each model, print JSON."""
+    import json
+
+    import keras
+    import numpy as np
+
+    from . import metrics
+    from .augment import TrainBatches
+    from .profiles import backend_sees_gpu, get_profile
+
+    req = json.loads(request)
+    profile = get_profile()
+    gpu = backend_sees_gpu()
+    steps = req["steps"] or (60 if gpu else 10)
+    size, batch = profile.image_size, profile.batch_size
+    keras.mixed_precision.set_dtype_policy(profile.precision)
+    rng = np.random.default_rng(0)
+    n = steps * batch
+    images = rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+    yy, xx = np.mgrid[:size, :size]
+    masks = np.zeros((n, size, size, 1), np.float32)
+    masks[:, :, :, 0] = ((yy - size / 2) ** 2 + (xx - size / 2) ** 2 < (size / 3) ** 2)
+    rows = []
+    for name in req["models"]:
+        keras.utils.set_random_seed(0)
+        model = BUILDERS[name](size, req["filters"])
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-3),
+            loss=keras.losses.BinaryCrossentropy(from_logits=True),
+            metrics=metrics.segmentation_metrics(from_logits=True),
+        )
+        feeds = {  # fit() arguments of one epoch through each input path
+            "TrainBatches": {"x": TrainBatches(images, masks, batch, seed=0)},
+            "in-memory fit": {"x": images, "y": masks, "batch_size": batch, "shuffle": True},
+        }
+        for feed in feeds.values():  # warm-up: compile the step for both input paths
+            model.fit(**feed, epochs=1, verbose=0)
+        best = {key: float("inf") for key in feeds}
+        for _ in range(req["repeat"]):  # interleaved, so a busy moment hurts both alike
+            for key, feed in feeds.items():
+                start = time.perf_counter()
+                model.fit(**feed, epochs=1, verbose=0)
+                best[key] = min(best[key], time.perf_counter() - start)
+        rows.append(
+            {
+                "backend": keras.backend.backend(),
+                "device": "GPU" if gpu else "CPU",
+                "profile": profile.name,
+                "model": name,
+                "image_size": size,
+                "batch_size": batch,
+                "base_filters": req["filters"],
+                "precision": profile.precision,
+                "images_per_epoch": n,
+                "feeder_img_s": n / best["TrainBatches"],
+                "fit_img_s": n / best["in-memory fit"],
+                "ratio": best["TrainBatches"] / best["in-memory fit"],
+                "matches_notebook": _matches_notebook(name, size, req["filters"]),
+            }
+        )
+    print("BENCH-RESULT " + json.dumps(rows), flush=True)
+
+
+def _matches_notebook(name: str, size: int, filters: int) -> bool | None:
+    """Whether the notebook's inline builder gives the same layers and weights as ours."""
+    import json
+
+    import keras
+    from keras import layers
+
+    notebook = {"SegNet": "02_segnet.ipynb", "U-Net": "03_unet.ipynb"}[name]
+    function = {"SegNet": "build_segnet", "U-Net": "build_unet"}[name]
+    path = Path(__file__).resolve().parent.parent / "notebooks" / notebook
+    if not path.is_file():
+        return None
+    cells = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    source = next((c for c in cells if f"def {function}(" in c), None)
+    if source is None:
+        return False
+    namespace = {"keras": keras, "layers": layers}
+    definitions = source.split("\nDEPTH")[0]  # the builder functions, not the cell's other lines
+    exec(compile(definitions, str(path), "exec"), namespace)  # the notebook's own code
+
+    def signature(model):
+        return [(type(layer).__name__, layer.count_params(), tuple(layer.output.shape)) for layer in model.layers]
+
+    return signature(namespace[function](size, filters)) == signature(BUILDERS[name](size, filters))
+
+
+def _print_train_table(runs: list) -> bool:
+    """Print img/s per backend and model; True when every feeder ratio meets FEEDER_TARGET."""
+    print()
+    print(
+        f"{'backend':<11}{'device':<7}{'model':<8}{'size':>5}{'batch':>6}{'precision':>16}"
+        f"{'TrainBatches':>14}{'plain fit':>11}{'ratio':>7}   target <= {FEEDER_TARGET:.2f}"
+    )
+    met = True
+    for run in runs:
+        if "error" in run:
+            print(f"{run['backend']:<11}failed")
+            met = False
+            continue
+        ok = run["ratio"] <= FEEDER_TARGET
+        met &= ok
+        same = {True: "", False: "  (architecture differs from the notebook!)", None: ""}[run["matches_notebook"]]
+        print(
+            f"{run['backend']:<11}{run['device']:<7}{run['model']:<8}{run['image_size']:>5}"
+            f"{run['batch_size']:>6}{run['precision']:>16}{run['feeder_img_s']:>10.1f} img/s"
+            f"{run['fit_img_s']:>7.1f} img/s{run['ratio']:>6.2f}   {'met' if ok else 'MISSED'}{same}"
+        )
+    print(f"\nimg/s: training images per second (best of the timed epochs); ratio: epoch time "
+          f"TrainBatches / plain fit; {'all targets met' if met else 'target NOT met'}")
+    return met
+
+
+def _time_notebooks(profile: str | None, backend: str) -> list:
+    """Execute each lesson notebook with papermill in a fresh kernel and time it."""
+    import json
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    out_dir = root / "build" / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, KERAS_BACKEND=backend)
+    if profile:
+        env["SEGCOURSE_PROFILE"] = profile
+    rows = []
+    print(f"\nnotebooks ({profile or 'default'} profile, {backend}):", flush=True)
+    for name in LESSON_NOTEBOOKS:
+        source = root / "notebooks" / name
+        if not source.is_file():
+            continue
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "papermill", "--cwd", str(source.parent), str(source),
+             str(out_dir / name), "--no-progress-bar"],
+            env=env, capture_output=True, text=True,
+        )
+        seconds = time.perf_counter() - start
+        result = root / "build" / "results" / name.replace(".ipynb", ".json")
+        dice = json.loads(result.read_text()).get("test_dice") if result.is_file() and proc.returncode == 0 else None
+        rows.append({"notebook": name, "seconds": seconds, "ok": proc.returncode == 0, "test_dice": dice})
+        status = "ok" if proc.returncode == 0 else "FAILED"
+        score = f", test Dice {dice:.3f}" if dice is not None else ""
+        print(f"  {name:<30}{_seconds(seconds):>10}  {status}{score}", flush=True)
+    return rows
+
+
+# ----------------------------------------------------------------------------- bench grade
+
+
+def add_grade_parser(subparsers) -> None:
+    """Options of `bench grade`."""
+    parser = subparsers.add_parser(
+        "grade",
+        help="grader throughput: submissions per hour, --execute and --no-execute",
+        description="Grades a small batch of copies of the lab's reference solution twice: "
+        "re-executed in the sandbox with a profile (default ci), then --no-execute with the "
+        "models that run saved, against a synthetic hidden set; reports submissions per hour.",
+    )
+    parser.add_argument("--n", type=int, default=4, help="submissions in the batch (4)")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel jobs (2)")
+    parser.add_argument("--profile", default="ci", help="profile of the re-runs (ci)")
+    parser.add_argument("--notebook", default="lab/solution/body_segmentation.ipynb",
+                        help="the notebook every student hands in")  # fmt: skip
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per notebook")
+    parser.add_argument("--no-sandbox", dest="sandbox", action="store_false",
+                        help="run without bubblewrap (trusted code only)")  # fmt: skip
+    parser.set_defaults(run=bench_grade)
+
+
+def bench_grade(args) -> int:
+    """Time `grade --execute` and `grade --no-execute` on the same small batch."""
+    import shutil
+    import tempfile
+
+    from . import grading, paths
+    from .synth import synth_mads
+
+    notebook = paths.resolve(args.notebook)
+    if not notebook.is_file():
+        print(f"bench grade: {notebook} not found (pass --notebook).", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="segcourse-bench-grade-") as tmp:
+        tmp = Path(tmp)
+        hidden = synth_mads(tmp / "instructor" / "hidden", n=40, seed=99, progress=False)
+        subs = tmp / "submissions"
+        names = [f"student{i:02d}" for i in range(args.n)]
+        for name in names:
+            (subs / name).mkdir(parents=True)
+            shutil.copyfile(notebook, subs / name / notebook.name)
+        results = {}
+        for mode in ("execute", "no-execute"):
+            if mode == "no-execute":
+                for name in names:
+                    model = tmp / "out-execute" / "models" / f"{name}.keras"
+                    if model.is_file():
+                        shutil.copyfile(model, subs / name / "model.keras")
+            start = time.perf_counter()
+            rows = grading.grade(
+                subs, hidden, tmp / f"out-{mode}", execute=mode == "execute",
+                timeout=args.timeout, jobs=args.jobs, profile=args.profile,
+                sandbox=args.sandbox, keep_models=True,
+            )  # fmt: skip
+            seconds = time.perf_counter() - start
+            statuses = sorted({r["status"] for r in rows})
+            results[mode] = (seconds, statuses, [r["score"] for r in rows])
+    print(f"\ngrader throughput: {args.n} submissions, --jobs {args.jobs}, profile "
+          f"{args.profile!r}, {_cpus()} CPUs, sandbox {'on' if args.sandbox else 'OFF'}")  # fmt: skip
+    print(f"{'mode':<12} {'seconds':>8} {'s/subm.':>8} {'subm./hour':>11}  statuses / scores")
+    for mode, (seconds, statuses, scores) in results.items():
+        print(f"{mode:<12} {seconds:8.1f} {seconds / args.n:8.1f} {3600 * args.n / seconds:11.0f}"
+              f"  {','.join(statuses)} / {' '.join(scores)}")  # fmt: skip
+    return 0
 
 
 if __name__ == "__main__":

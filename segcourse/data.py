@@ -62,6 +62,7 @@ MASK_TWO_LEVEL_SHARE = 0.98  # share of mask pixels that must sit near one of it
 _PH2_ID = re.compile(r"IMD\d+")
 _BOX = Image.Resampling.BOX
 _SYNTH_MARKER = ".segcourse-archive"  # in a stand-in folder: where its archive folder is
+SYNTHETIC_MARKER = ".segcourse-synthetic"  # segcourse.synth.MARKER, in every stand-in it writes
 
 
 class DatasetError(ValueError):
@@ -195,9 +196,18 @@ def synthetic_root(kind: str) -> Path:
 
 def _load(kind, root, image_size, *, cache, strict, progress) -> SegmentationData:
     size = _image_size(image_size)
-    archive, synthetic = _locate(kind, root)
-    if synthetic:
+    archive, generated = _locate(kind, root)
+    synthetic = generated or any(
+        (folder / SYNTHETIC_MARKER).is_file() for folder in (archive, archive.parent)
+    )
+    if generated:
         print(_banner(kind, archive), file=sys.stderr, flush=True)
+    elif synthetic:
+        print(
+            f"note: {archive} is a synthetic stand-in written by segcourse.synth, not the real "
+            f"{NAMES[kind]} data; results on it are not {NAMES[kind]} results.",
+            file=sys.stderr,
+        )
     if kind == "ph2":
         cases, problems = _ph2_cases(archive)
         extra = [archive / PH2_METADATA]
@@ -471,6 +481,11 @@ def _locate(kind: str, root) -> tuple[Path, bool]:
         if value is None:
             continue
         path = Path(value).expanduser()
+        if path.is_file():
+            raise DatasetError(
+                f"{source} = {path} is a file, not a folder (a downloaded archive must be "
+                f"unpacked first). Expected there: {EXPECTED[kind]}."
+            )
         if not path.exists():
             raise DatasetError(
                 f"{source} = {path} does not exist. Expected there: {EXPECTED[kind]}."
@@ -547,12 +562,11 @@ def _banner(kind: str, archive: Path) -> str:
         "",
         f"To use the real data:  python -m segcourse download {kind}",
         f"or set {env}=/path/to/the/unpacked/archive (or pass root=...).",
-        f"Stand-in read from: {archive}",
     ]
     width = max(len(line) for line in lines)
     edge = "#" * (width + 8)
     body = [f"### {line.ljust(width)} ###" for line in lines]
-    return "\n".join(["", edge, *body, edge, ""])
+    return "\n".join(["", edge, *body, edge, f"(stand-in read from {archive})", ""])
 
 
 def _empty_message(kind: str, archive: Path) -> str:
@@ -600,9 +614,13 @@ def _read_cache(folder: Path):
         meta = json.loads((folder / "meta.json").read_text())
         images = np.load(folder / "images.npy", mmap_mode="c")
         masks = np.load(folder / "masks.npy", mmap_mode="c")
-    except (OSError, ValueError):
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError):
+        shutil.rmtree(folder, ignore_errors=True)  # a damaged entry: rebuilt by this load
         return None
     if len(images) != len(meta["ids"]) or len(masks) != len(images):
+        shutil.rmtree(folder, ignore_errors=True)
         return None
     return images, masks, meta
 

@@ -856,6 +856,17 @@ def standin_folder() -> Path:
     return paths.cache_dir() / "synthetic" / "mads"
 
 
+def public_copy(folder: Path, dest: Path) -> Path:
+    """A world-readable copy of `folder` (the sandbox user may not read the cache itself)."""
+    shutil.copytree(folder, dest, symlinks=False)
+    for root, _dirs, files in os.walk(dest):
+        os.chmod(root, 0o755)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)
+    os.chmod(dest.parent, 0o755)
+    return dest
+
+
 def grade(
     submissions, hidden, out, *, execute: bool = True, timeout: float = 1800, memory_gb: float = 8,
     jobs: int = 1, shard: tuple[int, int] | None = None, profile: str | None = None,
@@ -897,8 +908,11 @@ def grade(
     settings = Settings(
         submissions, hidden, out, rules, chosen, use_profile=profile is not None, execute=execute,
         timeout=timeout, memory_gb=memory_gb, sandbox=eval_sandbox if not execute else sandbox,
-        standin=standin_folder() if execute else None, keep_models=keep_models,
+        standin=None, keep_models=keep_models,
     )  # fmt: skip
+    scratch = Path(tempfile.mkdtemp(prefix="segcourse-standin-"))
+    if execute and todo:
+        settings.standin = public_copy(standin_folder(), scratch / "mads")
     lock = threading.Lock()
     slots = list(range(max(1, jobs)))
 
@@ -922,11 +936,14 @@ def grade(
 
     from tqdm.auto import tqdm
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(work, s) for s in todo]
-        for future in tqdm(as_completed(futures), total=len(futures), desc="grading",
-                           unit="student", disable=not progress):  # fmt: skip
-            future.result()
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = [pool.submit(work, s) for s in todo]
+            for future in tqdm(as_completed(futures), total=len(futures), desc="grading",
+                               unit="student", disable=not progress):  # fmt: skip
+                future.result()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     all_rows = list(rows.values())
     mode = "re-executed in the sandbox" if execute else "graded as submitted (--no-execute)"
     note = (f"Notebooks {mode}; profile `{chosen.name}`, images {chosen.mads_size[0]}x"

@@ -146,6 +146,15 @@ def _titles(titles, n: int) -> list[str]:
     return titles
 
 
+def _first(n: int | None, *batches):
+    """The first n items of each batch (None stays None); all of them when n is None."""
+    if n is None:
+        return batches
+    if int(n) < 1:
+        raise ValueError(f"n is the number of samples to show, at least 1; got {n}")
+    return tuple(None if b is None else b[: int(n)] for b in batches)
+
+
 def _panel(ax, picture, title: str, ylabel: str | None = None) -> None:
     """Show a picture in an axes with a title and no ticks (the y label names the row)."""
     if picture.dtype == bool:
@@ -168,9 +177,22 @@ def _check_lengths(**arrays) -> int:
     return next(iter(lengths.values()))
 
 
-def show_samples(images, masks, titles=None, color=TRUTH_COLOR, title="Samples: image, mask and outline"):
-    """A grid with one column per sample and three rows: image, mask, image with the mask's outline."""
+def show_samples(images, masks=None, titles=None, n=None, color=TRUTH_COLOR,
+                 title="Samples: image, mask and outline"):
+    """A grid with one column per sample and three rows: image, mask, image with the mask's outline.
+
+    `images` may be a dataset (anything with `.images`, `.masks` and `.ids`, e.g. what
+    `segcourse.load_ph2()` returns) instead of two arrays; `n` shows only the first n samples.
+    """
+    if masks is None:
+        if not (hasattr(images, "images") and hasattr(images, "masks")):
+            raise ValueError("show_samples needs masks, or a dataset with .images and .masks "
+                             "(e.g. segcourse.load_ph2()) as its first argument")
+        data = images
+        images, masks = data.images, data.masks
+        titles = getattr(data, "ids", None) if titles is None else titles
     images, masks = _batch(images, "images"), _batch(masks, "masks")
+    images, masks, titles = _first(n, images, masks, titles)
     n = _check_lengths(images=images, masks=masks)
     names = _titles(titles, n)
     fig, axes = plt.subplots(3, n, figsize=(2.4 * n, 7.2), squeeze=False, layout="constrained")
@@ -183,15 +205,16 @@ def show_samples(images, masks, titles=None, color=TRUTH_COLOR, title="Samples: 
     return fig
 
 
-def show_predictions(images, y_true, y_pred, titles=None, scores=True,
+def show_predictions(images, y_true, y_pred, titles=None, scores=True, n=None,
                      title="Predictions: image, truth, prediction, outlines, errors"):
     """One row per image: image, truth, prediction, both outlines, error map; Dice in the titles.
 
-    `y_pred` must be binary (threshold probabilities or logits first). A legend explains the
-    outline and error-map colours.
+    `y_pred` must be binary: threshold model outputs first (`logits > 0`, `probs > 0.5`).
+    `n` shows only the first n images. A legend explains the outline and error-map colours.
     """
     images, y_true, y_pred = (_batch(images, "images"), _batch(y_true, "y_true"),
                               _batch(y_pred, "y_pred"))
+    images, y_true, y_pred, titles = _first(n, images, y_true, y_pred, titles)
     n = _check_lengths(images=images, y_true=y_true, y_pred=y_pred)
     names = _titles(titles, n)
     dice = _dice_scores(y_true, y_pred) if scores else None
@@ -214,12 +237,16 @@ def show_predictions(images, y_true, y_pred, titles=None, scores=True,
 
 
 def compare_predictions(images, y_true, preds: Mapping[str, np.ndarray], titles=None, scores=True,
-                        title="Model comparison: errors of each model"):
-    """One row per image: image with the truth outline, truth, then each model's error map and Dice."""
+                        n=None, title="Model comparison: errors of each model"):
+    """One row per image: image with the truth outline, truth, then each model's error map and Dice.
+
+    `preds` maps a model name to its binary predictions; `n` shows only the first n images.
+    """
     images, y_true = _batch(images, "images"), _batch(y_true, "y_true")
     if not preds:
         raise ValueError("preds is empty: give {model name: binary predictions}")
-    preds = {name: _batch(p, f"preds[{name!r}]") for name, p in preds.items()}
+    preds = {name: _first(n, _batch(p, f"preds[{name!r}]"))[0] for name, p in preds.items()}
+    images, y_true, titles = _first(n, images, y_true, titles)
     n = _check_lengths(images=images, y_true=y_true, **{f"preds[{k!r}]": v for k, v in preds.items()})
     names = _titles(titles, n)
     dice = {name: _dice_scores(y_true, p) for name, p in preds.items()} if scores else {}

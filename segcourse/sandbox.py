@@ -119,13 +119,13 @@ def _probe() -> str | None:
     return None
 
 
-def _namespace_args() -> list[str]:
+def _namespace_args(switch_uid: bool = True) -> list[str]:
     if os.geteuid() == 0:
-        # privileged bwrap: no user namespace, so the uid switch below is a real uid
-        return [
-            "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-            "--unshare-cgroup-try", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
-        ]  # fmt: skip
+        # privileged bwrap: no user namespace, so the uid switch inside is to a real uid;
+        # every capability is dropped except (when switching) the two the switch needs
+        caps = ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"] if switch_uid else []
+        return ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+                "--unshare-cgroup-try", *caps]  # fmt: skip
     return ["--unshare-all"]
 
 
@@ -171,22 +171,43 @@ def bwrap_args(
     env: dict[str, str],
     chdir: Path,
     limits: Limits,
+    switch_uid: bool = True,
 ) -> list[str]:
     """The bwrap command line (without the command): see the module docstring."""
-    args = ["bwrap", *_namespace_args(), "--die-with-parent", "--new-session"]
+    args = ["bwrap", *_namespace_args(switch_uid), "--die-with-parent", "--new-session"]
     args += ["--hostname", "sandbox", "--ro-bind", "/", "/"]
-    hide = private_paths(*protected)
-    for path in hide:
-        args += ["--tmpfs", str(path)]
-    for path in stack_paths():
+    size = str(limits.tmp_mb * 2**20)
+    args += ["--perms", "1777", "--size", size, "--tmpfs", str(INSIDE_TMP)]
+    hidden = [INSIDE_TMP]
+    for path in sorted(private_paths(*protected), key=lambda p: len(p.parts)):
+        if not any(path == h or h in path.parents for h in hidden):
+            args += ["--tmpfs", str(path)]
+            hidden.append(path)
+    stack = stack_paths()
+    outer = [p for p in stack if not any(q in p.parents for q in stack)]
+    modes: list[Path] = []
+    for path in outer:
         args += ["--ro-bind", str(path), str(path)]
-    for path in protected:  # again, in case the stack re-bind showed one of them
-        if Path(path).resolve() not in stack_paths():
-            args += ["--tmpfs", str(Path(path).resolve())]
+        # folders that a tmpfs above gained on the way down to `path` must stay traversable
+        modes += [
+            f for f in path.parents
+            if any(h in f.parents for h in hidden) and f not in modes
+            and not any(q == f or q in f.parents for q in outer)
+        ]  # fmt: skip
+    for folder in sorted(modes, key=lambda f: len(f.parts)):
+        args += ["--chmod", "0755", str(folder)]
+    for path in (Path(p).resolve() for p in protected):  # again, if the stack showed one
+        if any(s == path or s in path.parents for s in stack):
+            args += ["--tmpfs", str(path)]
     args += ["--proc", "/proc", "--dev", "/dev"]
-    args += ["--perms", "1777", "--size", str(limits.tmp_mb * 2**20), "--tmpfs", "/dev/shm"]
-    args += ["--perms", "1777", "--size", str(limits.tmp_mb * 2**20), "--tmpfs", str(INSIDE_TMP)]
+    args += ["--perms", "1777", "--size", size, "--tmpfs", "/dev/shm"]
     args += ["--perms", "1777", "--dir", str(INSIDE_CACHE)]
+    made = {INSIDE_TMP, INSIDE_CACHE}
+    for dest in [*ro.values(), *rw.values()]:
+        for folder in reversed(Path(dest).parents):
+            if INSIDE_TMP in folder.parents and folder not in made:
+                args += ["--perms", "0755", "--dir", str(folder)]
+                made.add(folder)
     for src, dest in ro.items():
         args += ["--ro-bind", str(src), str(dest)]
     for src, dest in rw.items():
@@ -299,7 +320,8 @@ def sandboxed_python(
         for src in rw:
             _chown_tree(Path(src), uid)
     full_env = {**base_env(INSIDE_WORK), **(env or {})}
-    args = bwrap_args(protected=protected, rw=rw, ro=ro, env=full_env, chdir=chdir, limits=limits)
+    args = bwrap_args(protected=protected, rw=rw, ro=ro, env=full_env, chdir=chdir, limits=limits,
+                      switch_uid=uid > 0)  # fmt: skip
     return run_command([*args, *cmd, *module_args], timeout=wall)
 
 

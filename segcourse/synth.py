@@ -183,9 +183,9 @@ def _sample_lesion(rng: np.random.Generator, diagnosis: int) -> Lesion:
 def _area_target(rng: np.random.Generator, diagnosis: int) -> float:
     """Lesion area fraction: nevi small, melanomas large (overall median ~23 %, mean ~32 %)."""
     if diagnosis == 0:
-        return float(np.clip(0.12 * math.exp(0.45 * rng.standard_normal()), 0.03, 0.4))
+        return float(np.clip(0.14 * math.exp(0.45 * rng.standard_normal()), 0.03, 0.4))
     if diagnosis == 1:
-        return float(np.clip(0.26 * math.exp(0.5 * rng.standard_normal()), 0.05, 0.75))
+        return float(np.clip(0.29 * math.exp(0.5 * rng.standard_normal()), 0.05, 0.75))
     return float(np.clip(0.03 + 0.95 * rng.beta(3.5, 1.8), 0.2, 0.98))
 
 
@@ -196,11 +196,17 @@ def _ph2_size(rng: np.random.Generator) -> tuple[int, int]:
     return int(rng.integers(761, 770)), int(rng.integers(553, 578))
 
 
-def _radius_table(rng: np.random.Generator, les: Lesion, n_angles: int = 1024) -> np.ndarray:
-    """Boundary radius per angle: a rotated ellipse with Fourier wobbles (asymmetry grows them)."""
+def _radius_table(rng: np.random.Generator, les: Lesion, fit: float | None = None, n_angles: int = 1024):
+    """Boundary radius per angle: a rotated ellipse with Fourier wobbles (asymmetry grows them).
+
+    `fit` (the frame's aspect ratio) lines a large lesion up with the frame, as a
+    dermatologist frames it to fit the field of view.
+    """
     theta = np.linspace(-np.pi, np.pi, n_angles, endpoint=False)
     elong = 1 + [0.12, 0.25, 0.35][les.diagnosis] * rng.random()
     rot = rng.normal(0, 0.35) if rng.random() < 0.7 else rng.uniform(-np.pi, np.pi)
+    if fit:
+        elong, rot = fit * rng.uniform(0.95, 1.05), rng.normal(0, 0.05)
     ea, eb = math.sqrt(elong), 1 / math.sqrt(elong)
     r = 1 / np.sqrt((np.cos(theta - rot) / ea) ** 2 + (np.sin(theta - rot) / eb) ** 2)
     amp = [0.035, 0.07, 0.12][les.diagnosis] * (1 + 0.6 * les.asymmetry)
@@ -209,6 +215,8 @@ def _radius_table(rng: np.random.Generator, les: Lesion, n_angles: int = 1024) -
         a = amp * rng.standard_normal() / k**1.1
         if k == 1:
             a *= 0.6 * les.asymmetry
+        if fit:  # keep the outline irregular but the lesion inside the frame
+            a *= 0.15 if k <= 2 else 0.45
         wobble += a * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
     return (r * np.clip(1 + wobble, 0.35, None)).astype(np.float32)
 
@@ -246,17 +254,21 @@ def _skin(rng, h, w, k):
 
 def _lesion_field(rng, les, h, w, k, area):
     """Distance-like field f (lesion where f < 1) at working size, its normalised radius, geometry."""
-    big = area > 0.45
-    spread = 0.2 if les.diagnosis == 2 else 0.08
-    cx = w / 2 + rng.normal(0, spread) * w * (0.6 if big else 1)
-    cy = h / 2 + rng.normal(0, spread) * h * (0.6 if big else 1)
-    table = _radius_table(rng, les)
+    big = area > 0.35
+    touch = (les.diagnosis == 2 or big) and rng.random() < 0.35  # about half the melanomas
+    if touch:  # off-centre, so that it runs out of the frame
+        angle, dist = rng.uniform(0, 2 * np.pi), rng.uniform(0.12, 0.3)
+        cx, cy = w / 2 + dist * w * math.cos(angle), h / 2 + dist * h * math.sin(angle)
+    else:
+        spread = 0.03 if big else 0.08
+        cx, cy = w / 2 + rng.normal(0, spread) * w, h / 2 + rng.normal(0, spread) * h
+    table = _radius_table(rng, les, fit=w / h if big and not touch else None)
     yy, xx = np.ogrid[:h, :w]
     dx, dy = (xx - cx).astype(np.float32), (yy - cy).astype(np.float32)
     rho = np.hypot(dx, dy)
     idx = ((np.arctan2(dy, dx) + np.pi) * (len(table) / (2 * np.pi))).astype(np.int32) % len(table)
     g = rho / table[idx]
-    rough = _noise(rng, h, w, rng.uniform(10, 30) * k) * [0.025, 0.05, 0.08][les.diagnosis]
+    rough = _noise(rng, h, w, rng.uniform(10, 30) * k) * [0.025, 0.05, 0.08][les.diagnosis] * (0.3 if big else 1)
     lo, hi = 0.5, 2000.0  # bisection on the scale so that the area matches the target
     gs, rs = g[::2, ::2], rough[::2, ::2]
     for _ in range(24):
@@ -276,8 +288,10 @@ def _lesion_field(rng, les, h, w, k, area):
         keep = labels == sizes.argmax()
         f[inside & ~keep] = 1.02
         inside = keep
-    holes = ndimage.binary_fill_holes(inside) & ~inside
-    f[holes] = 0.98
+    outside, count = ndimage.label(~inside)
+    if count > 1:  # skin enclosed by the lesion belongs to the lesion (as the annotators drew it)
+        edge = np.unique(np.concatenate([outside[0], outside[-1], outside[:, 0], outside[:, -1]]))
+        f[(outside > 0) & ~np.isin(outside, edge)] = 0.98
     return f, np.clip(rn, 0, 1), (cx, cy, s, table)
 
 
@@ -437,7 +451,7 @@ def render_ph2_case(seed: int, index: int, diagnosis: int):
     marks = _marks(rng, les, geometry, h, w, k)
     if marks is not None:
         col *= (1 - 0.6 * marks)[..., None]
-    border_px = rng.uniform(*[(1.5, 7), (3, 14), (4, 22)][diagnosis]) * k
+    border_px = rng.uniform(*[(1.5, 6), (2, 10), (3, 14)][diagnosis]) * k
     sharp = geometry[2] * float(geometry[3].mean()) / border_px
     alpha = 1 / (1 + np.exp(np.clip((f - 1) * sharp, -30, 30)))
     if les.low_contrast:
@@ -447,8 +461,6 @@ def render_ph2_case(seed: int, index: int, diagnosis: int):
     img *= _vignette(rng, h, w)[..., None]
     small = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
     full = small.resize((width, height), Image.Resampling.BICUBIC, box=(0, 0, width * k, height * k))
-    if rng.random() < 0.5:
-        full = full.filter(ImageFilter.SMOOTH)
     image = _add_grain(rng, np.asarray(full))
 
     def up(field):  # working-size field -> full-size, same box as the image
@@ -729,8 +741,12 @@ def _draw_person(img: Image.Image, mask: Image.Image | None, joints: dict, heigh
             f()
     width = 0.55 if pose.side else 1.0
     tw = BODY["shoulder"] * 2 * width * height * b
-    part(j["pelvis"], j["neckbase"] - (j["neckbase"] - j["pelvis"]) * 0.08, tw * 0.78, tw * 0.95, look.top)
-    part(j["pelvis"], j["pelvis"] + (j["neckbase"] - j["pelvis"]) * 0.2, tw * 0.8, tw * 0.75, look.bottom)
+    spine = j["neckbase"] - j["pelvis"]
+    part(j["pelvis"] + spine * 0.25, j["neckbase"] - spine * 0.08, tw * 0.66, tw * 0.95, look.top)
+    hip_w = BODY["thigh"][1] * height * b * 1.1
+    waist = j["pelvis"] + (j["neckbase"] - j["pelvis"]) * 0.12
+    part(j["lhp"] + (waist - j["pelvis"]), j["rhp"] + (waist - j["pelvis"]), hip_w, hip_w, look.bottom)
+    part(j["lhp"], j["rhp"], hip_w, hip_w, look.bottom)
     if look.belt is not None:
         mid = j["pelvis"] + (j["neckbase"] - j["pelvis"]) * 0.22
         part(mid, mid + (j["neckbase"] - j["pelvis"]) * 0.03, tw * 0.72, tw * 0.72, look.belt)
@@ -869,7 +885,7 @@ def render_mads_frame(seed: int, index: int, action: str, sequence: int, camera:
 def mads_names(n: int, seed: int = 0) -> list[tuple[str, str, int, int]]:
     """(file name, action, sequence, camera) for n frames spread over actions, sequences and cameras."""
     rng = _rng(seed, 4)
-    groups = [(a, s, c) for a in MADS_ACTIONS for s in (1, 2) for c in range(3)]
+    groups = [(a, s, c) for c in range(3) for s in (1, 2) for a in MADS_ACTIONS]
     starts = {g: 10 * int(rng.integers(1, 60)) for g in groups}
     steps = {g: 10 * int(rng.integers(2, 8)) for g in groups}
     out = []
@@ -896,9 +912,9 @@ def synth_mads(dest, n: int = 240, seed: int = 0, progress: bool = True, overwri
                 tqdm(mads_names(n, seed), desc="synth MADS", unit="frame", disable=not progress)):
             img, mask, _ = render_mads_frame(seed, i, action, seq, cam)
             stem = name[:-4]
-            Image.fromarray(img).save(inner / "images" / name, compress_level=3)
+            Image.fromarray(img).save(inner / "images" / name, compress_level=1)
             grey = mask.astype(np.uint8) * 255
-            Image.fromarray(grey).save(inner / "masks" / name, compress_level=3)
+            Image.fromarray(grey).save(inner / "masks" / name, compress_level=1)
             collage = np.concatenate([img, np.repeat(grey[..., None], 3, axis=2)], axis=1)
             Image.fromarray(collage).save(inner / "collages" / f"{stem}.jpg", quality=85)
             rows.append(f"{i},images/{name},masks/{name},collages/{stem}.jpg")
@@ -924,7 +940,7 @@ def preview(out: str | os.PathLike, seed: int = 0, per_row: int = 4, dpi: int = 
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="segcourse-preview-") as tmp:
         ph2 = synth_ph2(Path(tmp) / "ph2", n=5 * per_row, seed=seed, progress=False)
-        mads = synth_mads(Path(tmp) / "mads", n=30, seed=seed, progress=False)
+        mads = synth_mads(Path(tmp) / "mads", n=8 * per_row, seed=seed, progress=False)
         diagnosis = read_ph2_metadata(ph2 / "PH2_dataset.txt")
         fig, axes = plt.subplots(5, per_row, figsize=(2.7 * per_row, 11.2), squeeze=False)
         for ax in axes.ravel():
@@ -945,7 +961,9 @@ def preview(out: str | os.PathLike, seed: int = 0, per_row: int = 4, dpi: int = 
             img = np.asarray(Image.open(inner / "images" / name))
             mask = np.asarray(Image.open(inner / "masks" / name)) > 127
             ax.imshow(img)
-            ax.imshow(np.ma.masked_where(~mask, mask), cmap="spring", alpha=0.35, vmin=0, vmax=1)
+            tint = np.zeros((*mask.shape, 4), np.float32)
+            tint[mask] = (1.0, 0.0, 0.8, 0.3)
+            ax.imshow(tint)
             ax.contour(mask, levels=[0.5], colors=["#ff00cc"], linewidths=0.8)
             ax.set_title(name[:-4], fontsize=7)
         fig.suptitle("segcourse synthetic stand-ins (not real data)\n"
@@ -956,7 +974,10 @@ def preview(out: str | os.PathLike, seed: int = 0, per_row: int = 4, dpi: int = 
         fig.savefig(buf, dpi=dpi, format="png")
         plt.close(fig)
     out.parent.mkdir(parents=True, exist_ok=True)
-    Image.open(buf).convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT).save(out, optimize=True)
+    picture = Image.open(buf).convert("RGB")
+    picture.save(out, optimize=True)
+    if out.stat().st_size > 380_000:  # keep the README light: a 256-colour palette, dithered
+        picture.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.FLOYDSTEINBERG).save(out, optimize=True)
     return out
 
 

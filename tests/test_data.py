@@ -213,6 +213,19 @@ def test_missing_or_wrong_root_is_an_error_not_a_fallback(tmp_path, monkeypatch,
     assert not (tmp_path / "cache" / "synthetic").exists()
 
 
+def test_root_that_is_a_file_says_unpack_first(tmp_path):
+    (tmp_path / "PH2Dataset.rar").write_bytes(b"Rar!")
+    with pytest.raises(DatasetError, match="is a file.*unpacked first"):
+        load(tmp_path / "PH2Dataset.rar")
+
+
+def test_explicit_root_at_a_stand_in_is_still_flagged_synthetic(tmp_path, capsys):
+    archive = make_ph2_tree(tmp_path, 2)
+    assert not load(archive).synthetic
+    (archive / ".segcourse-synthetic").write_text("written by segcourse.synth")
+    assert load(archive).synthetic and "synthetic stand-in" in capsys.readouterr().err
+
+
 def test_wrong_mads_root_says_what_was_expected(tmp_path):
     (tmp_path / "m" / "images").mkdir(parents=True)
     with pytest.raises(DatasetError, match="does not hold the MADS archive.*masks/"):
@@ -313,6 +326,15 @@ def test_cache_is_invalidated_by_changed_or_added_file_not_by_clutter(tmp_path):
         added = load(archive, cache=True)
     assert added.ids[-1] == "IMD999" and len(added) == 4
     assert len(os.listdir(tmp_path / "cache" / "arrays")) == 1  # old entries are pruned
+
+
+def test_damaged_cache_entry_is_rebuilt(tmp_path):
+    archive = make_ph2_tree(tmp_path, 3)
+    first = load(archive, cache=True, image_size=16)
+    (entry,) = (tmp_path / "cache" / "arrays").iterdir()
+    (entry / "images.npy").write_bytes(b"\x93NUMPY broken")
+    np.testing.assert_array_equal(load(archive, cache=True, image_size=16).images, first.images)
+    assert isinstance(load(archive, cache=True, image_size=16).images, np.memmap)
 
 
 def test_cache_depends_on_size_and_cache_false_writes_nothing(tmp_path):

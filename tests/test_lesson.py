@@ -85,7 +85,7 @@ def test_relative_links_resolve(doc):
             continue
         if not (doc.parent / path).exists():
             broken.append(path)
-    assert not broken, f"{doc.relative_to(ROOT)} links to missing targets: {broken}"
+    assert not broken, f"{doc.relative_to(ROOT)} links to missing targets: {sorted(set(broken))}"
 
 
 def test_top_level_readme_sends_students_to_the_lesson():
@@ -172,8 +172,10 @@ def test_committed_figures_match_a_fresh_run(two_runs):
             new_grey = np.asarray(new.convert("L"), dtype=float)
             old_grey = np.asarray(old.convert("L"), dtype=float)
         # Tolerant of font-rendering details across matplotlib patch releases, not of new content.
-        assert np.abs(new_grey - old_grey).mean() < 2.0, (
-            f"{path.name} is out of date: run python lesson/make_figures.py")
+        difference = float(np.abs(new_grey - old_grey).mean())
+        assert difference < 2.0, (
+            f"{path.name} is out of date (mean grey difference {difference:.1f}): "
+            "run python lesson/make_figures.py")
 
 
 def test_unknown_figure_name_is_refused(tmp_path):

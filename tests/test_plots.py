@@ -99,6 +99,21 @@ def test_show_samples_has_three_titled_rows():
         plots.show_samples(images, truth[:2])
 
 
+def test_show_samples_takes_a_dataset_and_n():
+    images, truth, _ = _cases(4)
+
+    class Data:
+        pass
+
+    data = Data()
+    data.images, data.masks, data.ids = images, truth, ["IMD002", "IMD003", "IMD004", "IMD005"]
+    fig = plots.show_samples(data, n=2, title="two cases")
+    assert len(fig.axes) == 3 * 2
+    assert _titles(fig)[:2] == ["IMD002", "IMD003"] and fig.get_suptitle() == "two cases"
+    with pytest.raises(ValueError, match="needs masks"):
+        plots.show_samples(images)
+
+
 def test_show_predictions_panels_scores_and_legend():
     images, truth, pred = _cases(3)
     fig = plots.show_predictions(images, truth, pred, titles=["IMD1", "IMD2", "IMD3"])
@@ -117,10 +132,13 @@ def test_show_predictions_panels_scores_and_legend():
     assert len(no_scores.axes) == 5 and "Dice" not in " ".join(_titles(no_scores))
 
 
-def test_show_predictions_refuses_probabilities():
-    images, truth, pred = _cases(1)
-    with pytest.raises(ValueError, match="threshold"):
-        plots.show_predictions(images, truth, pred * 0.7)
+def test_show_predictions_refuses_raw_model_outputs_and_takes_n():
+    images, truth, pred = _cases(3)
+    logits = np.where(pred > 0, 2.5, -2.5)
+    with pytest.raises(ValueError, match="logits > 0"):
+        plots.show_predictions(images, truth, logits)
+    fig = plots.show_predictions(images, truth, logits > 0, titles=["a", "b", "c"], n=2)
+    assert len(fig.axes) == 2 * 5 and fig.axes[5].get_title() == "b"
 
 
 def test_compare_predictions_one_column_per_model():
