@@ -256,7 +256,7 @@ def conv_block(x, filters):
 
     for _ in range(2):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)  # see the note on momentum
         x = layers.Activation("relu")(x)
     return x
 
