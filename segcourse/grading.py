@@ -35,12 +35,11 @@ import sys
 import tempfile
 import threading
 import time
+import tomllib
 import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import tomllib
 
 from . import sandbox as sb
 
