@@ -377,7 +377,10 @@ def bench_train(args) -> int:
             print(f"  {backend}: FAILED (exit {proc.returncode})\n{tail}", flush=True)
             results["runs"].append({"backend": backend, "error": tail})
             continue
-        results["runs"].extend(json.loads(marker[-1][len("BENCH-RESULT ") :]))
+        rows = json.loads(marker[-1][len("BENCH-RESULT ") :])
+        results["runs"].extend(rows)
+        _print_train_table(rows)  # each backend as soon as it is done
+    print()
     met = _print_train_table(results["runs"])
     if args.notebooks:
         results["notebooks"] = _time_notebooks(profile.name if profile else None, backends[0])
