@@ -37,6 +37,7 @@ lint: install
 	$(PY) -m ruff check segcourse tests notebooks lab lesson
 
 test: install lint
+	$(PY) -m segcourse prepare --profile $${SEGCOURSE_PROFILE:-$(TEST_PROFILE)}
 	SEGCOURSE_PROFILE=$${SEGCOURSE_PROFILE:-$(TEST_PROFILE)} $(PY) -m pytest tests notebooks lab/solution \
 	  --nbval-lax --nbval-current-env --nbval-cell-timeout=1800 --nbval-kernel-startup-timeout=300
 

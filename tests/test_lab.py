@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
-import tomllib
 
 from segcourse import labtools
 from segcourse.labtools import BEGIN, END, LabBuildError, SelfCheckError
