@@ -39,7 +39,7 @@ PROFILES = {
     "ci": Profile("ci", 64, (64, 96), None, 7, 5, 8, 16, 8, "float32", 0),
     # cpu: each lesson notebook within 15 minutes on 2 cores (U-Net ~6.8 s/epoch at 128 x 128;
     # notebook 3 also trains a SegNet when notebook 2's is not there to reuse).
-    "cpu": Profile("cpu", 128, (96, 128), None, 30, 15, 20, 16, 16, "float32", 10),
+    "cpu": Profile("cpu", 128, (96, 128), None, 24, 8, 20, 16, 16, "float32", 8),
     "gpu": Profile("gpu", 256, (192, 256), None, 200, 80, 40, 32, 16, "mixed_bfloat16", 20),
 }
 
