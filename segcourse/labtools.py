@@ -64,8 +64,12 @@ def _enclosing_function(lines: list[str], indent: str) -> str | None:
     return None
 
 
-def strip_solutions(source: str, task: str = "This task", *, where: str = "cell") -> str:
-    """Replace each solution region of a code cell by `# YOUR CODE HERE` and a raise."""
+def _replace_regions(source: str, where: str, replace) -> str:
+    """Walk the BEGIN/END SOLUTION regions of `source`, putting `replace(line, kept)` in each.
+
+    `line` is the region's BEGIN line and `kept` the lines kept so far; a nested, unopened or
+    unclosed region is a LabBuildError naming `where` and the line.
+    """
     out: list[str] = []
     inside = False
     for number, line in enumerate(source.splitlines(), 1):
@@ -74,11 +78,7 @@ def strip_solutions(source: str, task: str = "This task", *, where: str = "cell"
             if inside:
                 raise LabBuildError(f"{where}, line {number}: {BEGIN!r} inside another region.")
             inside = True
-            indent = line[: len(line) - len(line.lstrip())]
-            function = _enclosing_function(out, indent)
-            todo = f"write the body of {function}()" if function else "write this code"
-            message = f"{task}: {todo}, then run this cell again."
-            out += [f"{indent}# YOUR CODE HERE", f'{indent}raise NotImplementedError("{message}")']
+            out += replace(line, out)
         elif stripped.startswith(END):
             if not inside:
                 raise LabBuildError(f"{where}, line {number}: {END!r} without a {BEGIN!r}.")
@@ -90,21 +90,22 @@ def strip_solutions(source: str, task: str = "This task", *, where: str = "cell"
     return "\n".join(out)
 
 
+def strip_solutions(source: str, task: str = "This task", *, where: str = "cell") -> str:
+    """Replace each solution region of a code cell by `# YOUR CODE HERE` and a raise."""
+
+    def placeholder(line: str, kept: list[str]) -> list[str]:
+        indent = line[: len(line) - len(line.lstrip())]
+        function = _enclosing_function(kept, indent)
+        todo = f"write the body of {function}()" if function else "write this code"
+        message = f"{task}: {todo}, then run this cell again."
+        return [f"{indent}# YOUR CODE HERE", f'{indent}raise NotImplementedError("{message}")']
+
+    return _replace_regions(source, where, placeholder)
+
+
 def _strip_markdown(source: str, where: str) -> str:
     """Replace each solution region of a markdown cell by 'YOUR ANSWER HERE'."""
-    out: list[str] = []
-    inside = False
-    for line in source.splitlines():
-        if line.strip().startswith(BEGIN):
-            inside = True
-            out.append("YOUR ANSWER HERE")
-        elif line.strip().startswith(END):
-            inside = False
-        elif not inside:
-            out.append(line)
-    if inside:
-        raise LabBuildError(f"{where}: {BEGIN!r} is never closed by {END!r}.")
-    return "\n".join(out)
+    return _replace_regions(source, where, lambda line, kept: ["YOUR ANSWER HERE"])
 
 
 def validate_solution(nb: dict) -> None:
