@@ -397,7 +397,7 @@ def _train_worker(request: str) -> None:
     import keras
     import numpy as np
 
-    from . import metrics
+    from . import losses
     from .augment import TrainBatches
     from .profiles import backend_sees_gpu, get_profile
 
@@ -420,7 +420,7 @@ def _train_worker(request: str) -> None:
         model.compile(
             optimizer=keras.optimizers.Adam(1e-3),
             loss=keras.losses.BinaryCrossentropy(from_logits=True),
-            metrics=metrics.segmentation_metrics(from_logits=True),
+            metrics=losses.segmentation_metrics(from_logits=True),
         )
         feeds = {  # fit() arguments of one epoch through each input path
             "TrainBatches": {"x": TrainBatches(images, masks, batch, seed=0)},

@@ -391,7 +391,7 @@ def check_compiled(ns: dict) -> None:
             "Task 2: the loss does not read logits: more confident correct logits should lower "
             f"it (got {near:.3f} for logits +-1 and {far:.3f} for +-4) and wrong ones raise it "
             f"({wrong:.3f}). Use keras.losses.BinaryCrossentropy(from_logits=True), or the "
-            "BCE + Dice loss from segcourse.metrics."
+            "BCE + Dice loss from segcourse.losses."
         )
     val = _need(ns, "val", 2, "the validation split")
     scores = model.evaluate(val.images[:2], val.masks[:2].astype("float32"), verbose=0,
@@ -400,7 +400,7 @@ def check_compiled(ns: dict) -> None:
     if not any("dice" in n for n in names) or not any("iou" in n for n in names):
         raise SelfCheckError(
             f"Task 2: compile the model with a Dice and an IoU metric; it reports only {names}. "
-            "segcourse.metrics.segmentation_metrics(from_logits=True) gives both."
+            "segcourse.losses.segmentation_metrics(from_logits=True) gives both."
         )
     _passed(2, "the loss reads logits and the model reports " + ", ".join(sorted(names)) + ".")
 

@@ -1,0 +1,1 @@
+"""Maintenance tools of a source checkout (benchmarks, generated files); not installed."""
