@@ -3,12 +3,13 @@
 #   make test   create .venv, install, lint, run the whole test suite (notebooks included)
 # SEGCOURSE_PROFILE=ci|cpu|gpu picks the size of the runs (default: gpu if the backend
 # sees a GPU, else cpu; make test defaults to ci). KERAS_BACKEND=tensorflow|jax|torch.
+# Without make (Windows): the README's PowerShell lines do the same through python -m segcourse.
 
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb)) $(wildcard lab/solution/*.ipynb)
-TEST_PROFILE ?= ci
+# TensorFlow's C++ start-up INFO lines are noise for a newcomer; warnings still show.
+export TF_CPP_MIN_LOG_LEVEL ?= 1
 
 .PHONY: install run test lint data lab clean
 
@@ -23,23 +24,16 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 data: install
 	$(PY) -m segcourse prepare
 
-run: install data
-	@mkdir -p build
-	@for nb in $(NOTEBOOKS); do \
-	  out=build/$$(basename $$nb); \
-	  echo "== $$nb -> $$out"; \
-	  $(PY) -m papermill --cwd $$(dirname $$nb) --progress-bar $$nb $$out || exit 1; \
-	  $(PY) -m jupyter nbconvert --log-level WARN --to html $$out || exit 1; \
-	done
-	@echo "Executed notebooks, HTML and results are in build/"
+# The jobs themselves live in segcourse/course.py (`python -m segcourse run|test|lint`), so
+# that Windows, where make is missing, runs the same code; see the README.
+run: install
+	$(PY) -m segcourse run
 
 lint: install
-	$(PY) -m ruff check segcourse tests notebooks lab lesson
+	$(PY) -m segcourse lint
 
-test: install lint
-	$(PY) -m segcourse prepare --profile $${SEGCOURSE_PROFILE:-$(TEST_PROFILE)}
-	SEGCOURSE_PROFILE=$${SEGCOURSE_PROFILE:-$(TEST_PROFILE)} $(PY) -m pytest tests notebooks lab/solution \
-	  --nbval-lax --nbval-current-env --nbval-cell-timeout=1800 --nbval-kernel-startup-timeout=300
+test: install
+	$(PY) -m segcourse test
 
 lab: install
 	$(PY) -m segcourse lab build

@@ -48,7 +48,9 @@ def saved_cells(notebook: Path) -> list[tuple[str, str]]:
         try:
             tree = ast.parse(rest)
         except SyntaxError as exc:
-            raise ModelsBuildError(f"{where}: does not parse ({exc.msg}, line {exc.lineno})")
+            raise ModelsBuildError(
+                f"{where}: does not parse ({exc.msg}, line {exc.lineno})"
+            ) from exc
         for node in tree.body:
             if not isinstance(node, ALLOWED):
                 raise ModelsBuildError(
@@ -79,8 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     current = TARGET.read_text(encoding="utf-8") if TARGET.is_file() else ""
     if args.check:
         if current != text:
-            print(f"{TARGET.relative_to(ROOT)} is out of date with the notebooks; run "
-                  "`python -m devtools.build_models`", file=sys.stderr)
+            print(
+                f"{TARGET.relative_to(ROOT)} is out of date with the notebooks; run "
+                "`python -m devtools.build_models`",
+                file=sys.stderr,
+            )
             return 1
         print(f"{TARGET.relative_to(ROOT)} is up to date")
         return 0

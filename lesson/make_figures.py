@@ -26,7 +26,13 @@ PNG_METADATA = {"Software": None, "Creation Time": None}
 
 # Okabe-Ito colours: distinguishable with the common kinds of colour blindness.
 ORANGE, SKY, GREEN, YELLOW, BLUE, VERMILION, PURPLE = (
-    "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#009E73",
+    "#F0E442",
+    "#0072B2",
+    "#D55E00",
+    "#CC79A7",
 )
 BACKGROUND_GREY = "#D9D9D9"
 CONV, POOL, UNPOOL, OUTPUT, SKIP = "#7FB3D5", VERMILION, GREEN, PURPLE, "#9E9E9E"
@@ -35,16 +41,18 @@ CONV, POOL, UNPOOL, OUTPUT, SKIP = "#7FB3D5", VERMILION, GREEN, PURPLE, "#9E9E9E
 def set_style() -> None:
     """Fixed matplotlib settings so output does not depend on the user's matplotlibrc."""
     matplotlib.rcdefaults()
-    plt.rcParams.update({
-        "font.family": "DejaVu Sans",
-        "font.size": 10,
-        "axes.titlesize": 11,
-        "axes.titleweight": "bold",
-        "figure.titlesize": 13,
-        "figure.titleweight": "bold",
-        "savefig.dpi": DPI,
-        "figure.dpi": DPI,
-    })
+    plt.rcParams.update(
+        {
+            "font.family": "DejaVu Sans",
+            "font.size": 10,
+            "axes.titlesize": 11,
+            "axes.titleweight": "bold",
+            "figure.titlesize": 13,
+            "figure.titleweight": "bold",
+            "savefig.dpi": DPI,
+            "figure.dpi": DPI,
+        }
+    )
 
 
 def save(fig, out: Path, name: str, colours: int = 0) -> Path:
@@ -60,7 +68,8 @@ def save(fig, out: Path, name: str, colours: int = 0) -> Path:
         fig.canvas.draw()
         rgb = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3])
         rgb.quantize(colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
-            path, format="PNG", optimize=True)
+            path, format="PNG", optimize=True
+        )
     else:
         fig.savefig(path, dpi=DPI, metadata=PNG_METADATA, facecolor="white")
     plt.close(fig)
@@ -69,7 +78,7 @@ def save(fig, out: Path, name: str, colours: int = 0) -> Path:
 
 def hex_rgb(colour: str) -> np.ndarray:
     """'#RRGGBB' as a float RGB triple in 0..1."""
-    return np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)], dtype=float) / 255
+    return np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=float) / 255
 
 
 def label_image(labels: np.ndarray, colours: list[str]) -> np.ndarray:
@@ -83,7 +92,7 @@ def capsule(yy, xx, start, end, radius) -> np.ndarray:
     (y0, x0), (y1, x1) = start, end
     dy, dx = y1 - y0, x1 - x0
     t = np.clip(((yy - y0) * dy + (xx - x0) * dx) / (dy * dy + dx * dx), 0, 1)
-    return (yy - (y0 + t * dy)) ** 2 + (xx - (x0 + t * dx)) ** 2 <= radius ** 2
+    return (yy - (y0 + t * dy)) ** 2 + (xx - (x0 + t * dx)) ** 2 <= radius**2
 
 
 def ellipse(yy, xx, centre, half_axes, angle_deg=0.0) -> np.ndarray:
@@ -106,16 +115,16 @@ def person_scene():
     image[115:] = hex_rgb("#5E9C4A")
     image[115:] *= (0.9 + 0.1 * np.linspace(0, 1, h - 115))[:, None, None]
 
-    head = (yy - 36) ** 2 + (xx - 100) ** 2 <= 12 ** 2
+    head = (yy - 36) ** 2 + (xx - 100) ** 2 <= 12**2
     torso = ellipse(yy, xx, (80, 100), (14, 25))
     arms = capsule(yy, xx, (62, 90), (28, 62), 5) | capsule(yy, xx, (62, 110), (96, 132), 5)
     legs = capsule(yy, xx, (100, 94), (152, 82), 6) | capsule(yy, xx, (100, 106), (150, 124), 6)
-    ball = (yy - 146) ** 2 + (xx - 162) ** 2 <= 12 ** 2
+    ball = (yy - 146) ** 2 + (xx - 162) ** 2 <= 12**2
     parts = [(legs, "#2C3E50"), (arms, "#F5CBA7"), (torso, "#C0392B"), (head, "#F5CBA7")]
     for mask, colour in parts:
         image[mask] = hex_rgb(colour)
     shade = 0.75 + 0.25 * np.clip(1 - ((yy - 140) ** 2 + (xx - 157) ** 2) / 260, 0, 1)
-    image[ball] = (hex_rgb("#F4F4F4")[None, :] * shade[ball][:, None])
+    image[ball] = hex_rgb("#F4F4F4")[None, :] * shade[ball][:, None]
     image = np.clip(image, 0, 1)
 
     labels = np.zeros((h, w), dtype=int)
@@ -139,25 +148,53 @@ def figure_tasks(out: Path) -> Path:
 
     axes[0].imshow(image)
     axes[0].set_title("Image classification")
-    axes[0].text(0.5, 0.04, 'answer: "person"', transform=axes[0].transAxes, ha="center",
-                 fontsize=11, bbox={"facecolor": "white", "edgecolor": "black"})
+    axes[0].text(
+        0.5,
+        0.04,
+        'answer: "person"',
+        transform=axes[0].transAxes,
+        ha="center",
+        fontsize=11,
+        bbox={"facecolor": "white", "edgecolor": "black"},
+    )
     axes[0].set_xlabel("output: one class for the whole image")
 
     axes[1].imshow(image)
     axes[1].set_title("Object detection")
     for value, colour in ((1, ORANGE), (2, BLUE)):
         x0, y0, x1, y1 = box_of(labels == value)
-        axes[1].add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0 + 1, y1 - y0 + 1,
-                                    fill=False, edgecolor=colour, linewidth=2.5))
-        axes[1].text(x0, y0 - 3, names[value], color="white", fontsize=9, va="bottom",
-                     bbox={"facecolor": colour, "edgecolor": "none", "pad": 1.5})
+        axes[1].add_patch(
+            Rectangle(
+                (x0 - 0.5, y0 - 0.5),
+                x1 - x0 + 1,
+                y1 - y0 + 1,
+                fill=False,
+                edgecolor=colour,
+                linewidth=2.5,
+            )
+        )
+        axes[1].text(
+            x0,
+            y0 - 3,
+            names[value],
+            color="white",
+            fontsize=9,
+            va="bottom",
+            bbox={"facecolor": colour, "edgecolor": "none", "pad": 1.5},
+        )
     axes[1].set_xlabel("output: a box and a class per object")
 
     axes[2].imshow(label_image(labels, colours), interpolation="nearest")
     axes[2].set_title("Semantic segmentation")
-    axes[2].legend(handles=[Patch(facecolor=c, edgecolor="black", label=f"{i} = {n}")
-                            for i, (n, c) in enumerate(zip(names, colours, strict=True))],
-                   loc="upper right", fontsize=8, framealpha=0.95)
+    axes[2].legend(
+        handles=[
+            Patch(facecolor=c, edgecolor="black", label=f"{i} = {n}")
+            for i, (n, c) in enumerate(zip(names, colours, strict=True))
+        ],
+        loc="upper right",
+        fontsize=8,
+        framealpha=0.95,
+    )
     h, w = labels.shape
     axes[2].set_xlabel(f"output: a class for every pixel ({h}×{w} = {h * w:,})")
     for ax in axes:
@@ -168,8 +205,14 @@ def figure_tasks(out: Path) -> Path:
 
 # Cells: (centre y, centre x, half-axis a, half-axis b, angle). Some touch or overlap on purpose.
 CELLS = [
-    (42, 44, 20, 15, 20), (56, 72, 17, 14, -30), (34, 122, 18, 13, 70), (96, 34, 15, 15, 0),
-    (106, 100, 22, 16, 35), (122, 128, 15, 12, -10), (84, 134, 14, 11, 80), (140, 58, 16, 13, 50),
+    (42, 44, 20, 15, 20),
+    (56, 72, 17, 14, -30),
+    (34, 122, 18, 13, 70),
+    (96, 34, 15, 15, 0),
+    (106, 100, 22, 16, 35),
+    (122, 128, 15, 12, -10),
+    (84, 134, 14, 11, 80),
+    (140, 58, 16, 13, 50),
 ]
 
 
@@ -203,15 +246,25 @@ def figure_semantic_instance(out: Path) -> Path:
     semantic = (instances > 0).astype(int)
     axes[1].imshow(label_image(semantic, [BACKGROUND_GREY, ORANGE]), interpolation="nearest")
     axes[1].set_title("Semantic: which class?")
-    axes[1].set_xlabel("every cell pixel gets the class 'cell';\ntouching cells merge into one region")
+    axes[1].set_xlabel(
+        "every cell pixel gets the class 'cell';\ntouching cells merge into one region"
+    )
 
     palette = [BACKGROUND_GREY, ORANGE, SKY, GREEN, YELLOW, BLUE, VERMILION, PURPLE, "#8C564B"]
     axes[2].imshow(label_image(instances, palette[: n + 1]), interpolation="nearest")
     for k in range(1, n + 1):
         ys, xs = np.nonzero(instances == k)
-        axes[2].text(xs.mean(), ys.mean(), str(k), ha="center", va="center", fontsize=9,
-                     color="black", fontweight="bold",
-                     bbox={"facecolor": "white", "edgecolor": "none", "pad": 1, "alpha": 0.8})
+        axes[2].text(
+            xs.mean(),
+            ys.mean(),
+            str(k),
+            ha="center",
+            va="center",
+            fontsize=9,
+            color="black",
+            fontweight="bold",
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1, "alpha": 0.8},
+        )
     axes[2].set_title("Instance: which object?")
     axes[2].set_xlabel(f"class 'cell' plus an id per object (1-{n})")
     for ax in axes:
@@ -222,23 +275,53 @@ def figure_semantic_instance(out: Path) -> Path:
 
 def draw_block(ax, x, y_mid, width, height, colour, depth=0.18):
     """A feature map drawn as a box with a little depth; returns its right edge."""
-    ax.add_patch(Rectangle((x, y_mid - height / 2), width, height, facecolor=colour,
-                           edgecolor="black", linewidth=0.8, zorder=3))
-    top = [(x, y_mid + height / 2), (x + depth, y_mid + height / 2 + depth),
-           (x + width + depth, y_mid + height / 2 + depth), (x + width, y_mid + height / 2)]
-    side = [(x + width, y_mid + height / 2), (x + width + depth, y_mid + height / 2 + depth),
-            (x + width + depth, y_mid - height / 2 + depth), (x + width, y_mid - height / 2)]
+    ax.add_patch(
+        Rectangle(
+            (x, y_mid - height / 2),
+            width,
+            height,
+            facecolor=colour,
+            edgecolor="black",
+            linewidth=0.8,
+            zorder=3,
+        )
+    )
+    top = [
+        (x, y_mid + height / 2),
+        (x + depth, y_mid + height / 2 + depth),
+        (x + width + depth, y_mid + height / 2 + depth),
+        (x + width, y_mid + height / 2),
+    ]
+    side = [
+        (x + width, y_mid + height / 2),
+        (x + width + depth, y_mid + height / 2 + depth),
+        (x + width + depth, y_mid - height / 2 + depth),
+        (x + width, y_mid - height / 2),
+    ]
     for points in (top, side):
-        ax.add_patch(plt.Polygon(points, facecolor=colour, edgecolor="black", linewidth=0.8,
-                                 alpha=0.7, zorder=2))
+        ax.add_patch(
+            plt.Polygon(
+                points, facecolor=colour, edgecolor="black", linewidth=0.8, alpha=0.7, zorder=2
+            )
+        )
     return x + width + depth
 
 
 def arrow(ax, start, end, colour="black", style="-|>", linestyle="-", rad=0.0, lw=1.4):
     """A straight or curved arrow in data coordinates."""
-    ax.add_patch(FancyArrowPatch(start, end, arrowstyle=style, mutation_scale=12, color=colour,
-                                 linewidth=lw, linestyle=linestyle,
-                                 connectionstyle=f"arc3,rad={rad}", zorder=4))
+    ax.add_patch(
+        FancyArrowPatch(
+            start,
+            end,
+            arrowstyle=style,
+            mutation_scale=12,
+            color=colour,
+            linewidth=lw,
+            linestyle=linestyle,
+            connectionstyle=f"arc3,rad={rad}",
+            zorder=4,
+        )
+    )
 
 
 def spatial_height(size: int) -> float:
@@ -252,16 +335,29 @@ def channel_width(channels: int) -> float:
 
 
 ENC_DEC = [  # (size, channels, role)
-    (256, 3, "input"), (256, 16, "enc"), (128, 32, "enc"), (64, 64, "enc"), (32, 128, "enc"),
-    (16, 256, "bottleneck"), (32, 128, "dec"), (64, 64, "dec"), (128, 32, "dec"),
-    (256, 16, "dec"), (256, 1, "output"),
+    (256, 3, "input"),
+    (256, 16, "enc"),
+    (128, 32, "enc"),
+    (64, 64, "enc"),
+    (32, 128, "enc"),
+    (16, 256, "bottleneck"),
+    (32, 128, "dec"),
+    (64, 64, "dec"),
+    (128, 32, "dec"),
+    (256, 16, "dec"),
+    (256, 1, "output"),
 ]
 
 
 def figure_encoder_decoder(out: Path) -> Path:
     """Feature maps shrink in the encoder and grow back in the decoder."""
-    colours = {"input": "#BDBDBD", "enc": CONV, "bottleneck": "#2E86C1", "dec": "#A9DFBF",
-               "output": OUTPUT}
+    colours = {
+        "input": "#BDBDBD",
+        "enc": CONV,
+        "bottleneck": "#2E86C1",
+        "dec": "#A9DFBF",
+        "output": OUTPUT,
+    }
     fig, ax = plt.subplots(figsize=(11, 5.4))
     fig.suptitle("The shape of a segmentation network: encoder, bottleneck, decoder")
     x, gap, edges = 0.0, 0.95, []
@@ -269,8 +365,14 @@ def figure_encoder_decoder(out: Path) -> Path:
         width = channel_width(channels)
         right = draw_block(ax, x, 0, width, spatial_height(size), colours[role])
         edges.append((x, right))
-        ax.text((x + right) / 2, -2.55, f"{size}×{size}\n×{channels}", ha="center", va="top",
-                fontsize=8.5)
+        ax.text(
+            (x + right) / 2,
+            -2.55,
+            f"{size}×{size}\n×{channels}",
+            ha="center",
+            va="top",
+            fontsize=8.5,
+        )
         x = right + gap
     for (_, right), (left, _) in zip(edges[:-1], edges[1:], strict=True):
         arrow(ax, (right + 0.04, 0), (left - 0.04, 0))
@@ -282,17 +384,33 @@ def figure_encoder_decoder(out: Path) -> Path:
     def bracket(first, last, y, text, colour):
         x0, x1 = edges[first][0], edges[last][1]
         ax.plot([x0, x0, x1, x1], [y - 0.15, y, y, y - 0.15], color=colour, linewidth=1.5)
-        ax.text((x0 + x1) / 2, y + 0.12, text, ha="center", va="bottom", fontsize=9.5,
-                color=colour)
+        ax.text((x0 + x1) / 2, y + 0.12, text, ha="center", va="bottom", fontsize=9.5, color=colour)
 
-    bracket(1, 4, 3.45, "Encoder: convolutions + downsampling\nfewer pixels, more channels "
-            "(what is there)", "#1F618D")
-    bracket(6, 9, 3.45, "Decoder: upsampling + convolutions\nback to the input size "
-            "(where it is)", "#1E8449")
-    ax.text((edges[0][0] + edges[-1][1]) / 2, -3.75, "Output: same height and width as the input, one channel per "
-            "class (1 channel for a binary mask).\nAn autoencoder has the same shape but "
-            "rebuilds its input; here the target is the mask.", ha="center", va="top",
-            fontsize=9, style="italic")
+    bracket(
+        1,
+        4,
+        3.45,
+        "Encoder: convolutions + downsampling\nfewer pixels, more channels (what is there)",
+        "#1F618D",
+    )
+    bracket(
+        6,
+        9,
+        3.45,
+        "Decoder: upsampling + convolutions\nback to the input size (where it is)",
+        "#1E8449",
+    )
+    ax.text(
+        (edges[0][0] + edges[-1][1]) / 2,
+        -3.75,
+        "Output: same height and width as the input, one channel per "
+        "class (1 channel for a binary mask).\nAn autoencoder has the same shape but "
+        "rebuilds its input; here the target is the mask.",
+        ha="center",
+        va="top",
+        fontsize=9,
+        style="italic",
+    )
     ax.set_xlim(-0.3, x - gap + 0.3)
     ax.set_ylim(-4.6, 4.5)
     ax.set_aspect("equal")
@@ -339,8 +457,7 @@ def figure_ph2(out: Path) -> Path:
     fig.suptitle("A PH2-style case (synthetic stand-in): image, lesion mask, overlay")
     for row, (case, image, mask, diagnosis) in zip(axes, (cases[0], cases[-1]), strict=True):
         small = np.asarray(Image.fromarray(image).resize((256, 192), Image.Resampling.BILINEAR))
-        small_mask = np.asarray(Image.fromarray(mask).resize((256, 192),
-                                                             Image.Resampling.NEAREST))
+        small_mask = np.asarray(Image.fromarray(mask).resize((256, 192), Image.Resampling.NEAREST))
         label = f"{case}" + (f" ({diagnosis})" if diagnosis else "")
         row[0].imshow(small)
         row[0].set_title(f"Image {label}", fontsize=10)
@@ -364,8 +481,17 @@ def stage_blocks(ax, x, size, kinds):
     colour = {"conv": CONV, "pool": POOL, "unpool": UNPOOL, "out": OUTPUT}
     for kind in kinds:
         width = 0.4 if kind in ("conv", "out") else 0.25
-        ax.add_patch(Rectangle((x, -height / 2), width, height, facecolor=colour[kind],
-                               edgecolor="black", linewidth=0.7, zorder=3))
+        ax.add_patch(
+            Rectangle(
+                (x, -height / 2),
+                width,
+                height,
+                facecolor=colour[kind],
+                edgecolor="black",
+                linewidth=0.7,
+                zorder=3,
+            )
+        )
         x += width + 0.06
     return x - 0.06
 
@@ -379,11 +505,25 @@ def figure_segnet(out: Path) -> Path:
     x, pools, unpools, rights, gap = 0.0, [], [], [], 0.75
 
     def label(start, end, size, text):
-        ax.text((start + end) / 2, -spatial_height(size) / 2 - 0.25, text, ha="center",
-                va="top", fontsize=8)
+        ax.text(
+            (start + end) / 2,
+            -spatial_height(size) / 2 - 0.25,
+            text,
+            ha="center",
+            va="top",
+            fontsize=8,
+        )
 
-    ax.add_patch(Rectangle((x, -spatial_height(256) / 2), 0.3, spatial_height(256),
-                           facecolor="#BDBDBD", edgecolor="black", zorder=3))
+    ax.add_patch(
+        Rectangle(
+            (x, -spatial_height(256) / 2),
+            0.3,
+            spatial_height(256),
+            facecolor="#BDBDBD",
+            edgecolor="black",
+            zorder=3,
+        )
+    )
     label(x, x + 0.3, 256, "input\n256×256×3")
     rights.append(x + 0.3)
     x += 0.3 + gap
@@ -411,14 +551,22 @@ def figure_segnet(out: Path) -> Path:
         top = py + 0.35
         ax.plot([px, px, ux], [py + 0.05, top, top], color=POOL, linestyle="--", linewidth=1.2)
         arrow(ax, (ux, top), (ux, uy + 0.05), colour=POOL, lw=1.2)
-    ax.text(x / 2, 3.1, "pooling indices: where each maximum was", color=POOL, ha="center",
-            fontsize=9.5)
-    fig.legend(handles=[
-        Patch(facecolor=CONV, edgecolor="black", label="3×3 conv + batch norm + ReLU"),
-        Patch(facecolor=POOL, edgecolor="black", label="2×2 max pooling (keeps indices)"),
-        Patch(facecolor=UNPOOL, edgecolor="black", label="2×2 max unpooling (uses indices)"),
-        Patch(facecolor=OUTPUT, edgecolor="black", label="1×1 conv: one logit per pixel"),
-    ], loc="center", bbox_to_anchor=(0.5, 0.34), ncol=4, fontsize=9, frameon=False)
+    ax.text(
+        x / 2, 3.1, "pooling indices: where each maximum was", color=POOL, ha="center", fontsize=9.5
+    )
+    fig.legend(
+        handles=[
+            Patch(facecolor=CONV, edgecolor="black", label="3×3 conv + batch norm + ReLU"),
+            Patch(facecolor=POOL, edgecolor="black", label="2×2 max pooling (keeps indices)"),
+            Patch(facecolor=UNPOOL, edgecolor="black", label="2×2 max unpooling (uses indices)"),
+            Patch(facecolor=OUTPUT, edgecolor="black", label="1×1 conv: one logit per pixel"),
+        ],
+        loc="center",
+        bbox_to_anchor=(0.5, 0.34),
+        ncol=4,
+        fontsize=9,
+        frameon=False,
+    )
     ax.set_xlim(-0.2, x + 0.2)
     ax.set_ylim(-3.2, 3.5)
     ax.set_aspect("equal")
@@ -433,11 +581,27 @@ def draw_grid(ax, values, x0, y0, title, highlight=None, colour=POOL):
     for r in range(rows):
         for c in range(cols):
             marked = highlight is not None and highlight[r, c]
-            ax.add_patch(Rectangle((x0 + c, y0 - r - 1), 1, 1, edgecolor="black", linewidth=0.8,
-                                   facecolor=colour if marked else "white", alpha=0.9))
+            ax.add_patch(
+                Rectangle(
+                    (x0 + c, y0 - r - 1),
+                    1,
+                    1,
+                    edgecolor="black",
+                    linewidth=0.8,
+                    facecolor=colour if marked else "white",
+                    alpha=0.9,
+                )
+            )
             text = "" if values[r, c] is None else str(values[r, c])
-            ax.text(x0 + c + 0.5, y0 - r - 0.5, text, ha="center", va="center", fontsize=9,
-                    color="white" if marked else "black")
+            ax.text(
+                x0 + c + 0.5,
+                y0 - r - 0.5,
+                text,
+                ha="center",
+                va="center",
+                fontsize=9,
+                color="white" if marked else "black",
+            )
     ax.text(x0 + cols / 2, y0 + 0.3, title, ha="center", va="bottom", fontsize=9)
 
 
@@ -462,12 +626,20 @@ def draw_pooling_demo(fig) -> None:
     ax.text(7.5, 0.55, "+ their positions", ha="center", va="top", fontsize=9, color=POOL)
     arrow(ax, (8.8, 2), (10.7, 2), colour="black")
     ax.text(9.75, 2.25, "decoder", ha="center", va="bottom", fontsize=9)
-    draw_grid(ax, np.array([["a", "b"], ["c", "d"]], dtype=object), 11, 3, "decoder values",
-              highlight=np.ones((2, 2), bool), colour=UNPOOL)
+    draw_grid(
+        ax,
+        np.array([["a", "b"], ["c", "d"]], dtype=object),
+        11,
+        3,
+        "decoder values",
+        highlight=np.ones((2, 2), bool),
+        colour=UNPOOL,
+    )
     arrow(ax, (13.3, 2), (15.2, 2), colour=UNPOOL)
     ax.text(14.25, 2.25, "unpool", ha="center", va="bottom", fontsize=9, color=UNPOOL)
-    draw_grid(ax, decoded, 15.5, 4, "back to the remembered places", highlight=is_max,
-              colour=UNPOOL)
+    draw_grid(
+        ax, decoded, 15.5, 4, "back to the remembered places", highlight=is_max, colour=UNPOOL
+    )
     ax.set_xlim(-0.2, 19.7)
     ax.set_ylim(-0.3, 5.0)
     ax.set_aspect("equal")
@@ -487,8 +659,11 @@ def figure_unet(out: Path) -> Path:
     widths = [0.3 + 0.05 * np.log2(c) for _, c in UNET_LEVELS]
 
     def box(x, y, w, h, **style):
-        ax.add_patch(Rectangle((x, y - h / 2), w, h, edgecolor="black", zorder=3,
-                               **({"facecolor": CONV} | style)))
+        ax.add_patch(
+            Rectangle(
+                (x, y - h / 2), w, h, edgecolor="black", zorder=3, **({"facecolor": CONV} | style)
+            )
+        )
 
     enc, dec = [], []  # (left, right, y) of each level's blocks
     for level, (size, channels) in enumerate(UNET_LEVELS):
@@ -500,8 +675,14 @@ def figure_unet(out: Path) -> Path:
         box(left, y, w, h)
         box(left + w + pad, y, w, h)
         enc.append((left, left + 2 * w + pad, y))
-        ax.text(left + w + pad / 2, y - h / 2 - 0.08, f"{size}×{size}×{channels}", ha="center",
-                va="top", fontsize=8.5)
+        ax.text(
+            left + w + pad / 2,
+            y - h / 2 - 0.08,
+            f"{size}×{size}×{channels}",
+            ha="center",
+            va="top",
+            fontsize=8.5,
+        )
         if level == deepest:
             continue
         left = centre + 1.0 + (deepest - 1 - level) * 1.0
@@ -510,22 +691,43 @@ def figure_unet(out: Path) -> Path:
         box(left + 2 * w + pad, y, w, h)
         box(left + 3 * w + 2 * pad, y, w, h)
         dec.append((left, left + 4 * w + 2 * pad, y))
-        ax.text(left + 2 * w + pad, y - h / 2 - 0.08,
-                f"{size}×{size}×{2 * channels} → ×{channels}", ha="center", va="top",
-                fontsize=8.5)
+        ax.text(
+            left + 2 * w + pad,
+            y - h / 2 - 0.08,
+            f"{size}×{size}×{2 * channels} → ×{channels}",
+            ha="center",
+            va="top",
+            fontsize=8.5,
+        )
     for level in range(deepest):
         (x0, x1, y), (n0, n1, ny) = enc[level], enc[level + 1]
-        arrow(ax, ((x0 + x1) / 2, y - heights[level] / 2 - 0.4),
-              ((n0 + n1) / 2, ny + heights[level + 1] / 2 + 0.08), colour=POOL, lw=2)
+        arrow(
+            ax,
+            ((x0 + x1) / 2, y - heights[level] / 2 - 0.4),
+            ((n0 + n1) / 2, ny + heights[level + 1] / 2 + 0.08),
+            colour=POOL,
+            lw=2,
+        )
         d0, d1, dy = dec[level]
         s0, s1, sy = dec[level + 1] if level + 1 < deepest else enc[deepest]
-        arrow(ax, ((s0 + s1) / 2, sy + heights[level + 1] / 2 + 0.08),
-              (d0 + 1.5 * widths[level], dy - heights[level] / 2 - 0.4), colour=UNPOOL, lw=2)
+        arrow(
+            ax,
+            ((s0 + s1) / 2, sy + heights[level + 1] / 2 + 0.08),
+            (d0 + 1.5 * widths[level], dy - heights[level] / 2 - 0.4),
+            colour=UNPOOL,
+            lw=2,
+        )
         arrow(ax, (x1 + 0.1, y), (d0 - 0.1, dy), colour=SKIP, lw=2)
         if level < deepest - 1:
-            ax.text((x1 + d0) / 2, y + 0.1, "copy + concatenate" if level else
-                    "skip connection: copy + concatenate", ha="center", va="bottom",
-                    fontsize=8.5, color="#616161")
+            ax.text(
+                (x1 + d0) / 2,
+                y + 0.1,
+                "copy + concatenate" if level else "skip connection: copy + concatenate",
+                ha="center",
+                va="bottom",
+                fontsize=8.5,
+                color="#616161",
+            )
     h0 = heights[0]
     in_x = enc[0][0] - 1.0
     box(in_x, 0, 0.3, h0, facecolor="#BDBDBD")
@@ -533,21 +735,43 @@ def figure_unet(out: Path) -> Path:
     arrow(ax, (in_x + 0.4, 0), (enc[0][0] - 0.1, 0), lw=1.5)
     out_x = dec[0][1] + 0.7
     box(out_x, 0, 0.2, h0, facecolor=OUTPUT)
-    ax.text(out_x + 0.1, h0 / 2 + 0.1, "logits\n256×256×1", ha="center", va="bottom",
-            fontsize=8.5)
+    ax.text(out_x + 0.1, h0 / 2 + 0.1, "logits\n256×256×1", ha="center", va="bottom", fontsize=8.5)
     arrow(ax, (dec[0][1] + 0.1, 0), (out_x - 0.1, 0), colour=OUTPUT, lw=1.5)
-    ax.text(enc[2][0] - 0.4, -2 * step, "encoder\n(contracting\npath)", ha="right",
-            va="center", fontsize=10, color="#1F618D", fontweight="bold")
-    ax.text(dec[2][1] + 0.4, -2 * step, "decoder\n(expanding\npath)", ha="left",
-            va="center", fontsize=10, color="#1E8449", fontweight="bold")
-    ax.legend(handles=[
-        Patch(facecolor=CONV, edgecolor="black", label="3×3 conv + batch norm + ReLU"),
-        Patch(facecolor=POOL, label="2×2 max pooling (down)"),
-        Patch(facecolor=UNPOOL, edgecolor="black", label="2×2 up-convolution (up)"),
-        Patch(facecolor="white", edgecolor="black", hatch="///", label="copied encoder features"),
-        Patch(facecolor=SKIP, label="skip connection"),
-        Patch(facecolor=OUTPUT, edgecolor="black", label="1×1 conv: one logit per pixel"),
-    ], loc="lower right", fontsize=9, framealpha=1)
+    ax.text(
+        enc[2][0] - 0.4,
+        -2 * step,
+        "encoder\n(contracting\npath)",
+        ha="right",
+        va="center",
+        fontsize=10,
+        color="#1F618D",
+        fontweight="bold",
+    )
+    ax.text(
+        dec[2][1] + 0.4,
+        -2 * step,
+        "decoder\n(expanding\npath)",
+        ha="left",
+        va="center",
+        fontsize=10,
+        color="#1E8449",
+        fontweight="bold",
+    )
+    ax.legend(
+        handles=[
+            Patch(facecolor=CONV, edgecolor="black", label="3×3 conv + batch norm + ReLU"),
+            Patch(facecolor=POOL, label="2×2 max pooling (down)"),
+            Patch(facecolor=UNPOOL, edgecolor="black", label="2×2 up-convolution (up)"),
+            Patch(
+                facecolor="white", edgecolor="black", hatch="///", label="copied encoder features"
+            ),
+            Patch(facecolor=SKIP, label="skip connection"),
+            Patch(facecolor=OUTPUT, edgecolor="black", label="1×1 conv: one logit per pixel"),
+        ],
+        loc="lower right",
+        fontsize=9,
+        framealpha=1,
+    )
     ax.set_xlim(in_x - 0.2, out_x + 1.2)
     ax.set_ylim(-deepest * step - 0.8, h0 / 2 + 0.9)
     ax.set_aspect("equal")
@@ -575,11 +799,15 @@ def figure_accuracy_vs_dice(out: Path) -> Path:
     truth[np.argsort(distance, axis=None, kind="stable")[: h * w // 20]] = True
     truth = truth.reshape(h, w)
     shifted = np.roll(truth, (4, -5), axis=(0, 1))
-    predictions = [("Ground truth", truth), ("Prediction A: all background", np.zeros_like(truth)),
-                   ("Prediction B: a shifted disc", shifted)]
+    predictions = [
+        ("Ground truth", truth),
+        ("Prediction A: all background", np.zeros_like(truth)),
+        ("Prediction B: a shifted disc", shifted),
+    ]
     fig, axes = plt.subplots(1, 3, figsize=(11, 4.4), layout="constrained")
-    fig.suptitle("A lesion covering 5 % of the image: accuracy looks good even when the model "
-                 "finds nothing")
+    fig.suptitle(
+        "A lesion covering 5 % of the image: accuracy looks good even when the model finds nothing"
+    )
     for ax, (title, pred) in zip(axes, predictions, strict=True):
         picture = np.ones((h, w, 3)) * hex_rgb(BACKGROUND_GREY)
         picture[pred & truth] = hex_rgb(ORANGE if pred is truth else GREEN)
@@ -590,18 +818,28 @@ def figure_accuracy_vs_dice(out: Path) -> Path:
         ax.contour(truth, levels=[0.5], colors="black", linewidths=1)
         ax.set_title(title)
         if pred is truth:
-            ax.set_xlabel(f"lesion (orange): {truth.sum()} of {truth.size:,} pixels "
-                          f"({100 * truth.mean():.0f} %)", fontsize=11)
+            ax.set_xlabel(
+                f"lesion (orange): {truth.sum()} of {truth.size:,} pixels "
+                f"({100 * truth.mean():.0f} %)",
+                fontsize=11,
+            )
         else:
             acc, dice, iou = scores(truth, pred)
-            ax.set_xlabel(f"accuracy {100 * acc:.1f} %   Dice {dice:.2f}   IoU {iou:.2f}",
-                          fontsize=11)
+            ax.set_xlabel(
+                f"accuracy {100 * acc:.1f} %   Dice {dice:.2f}   IoU {iou:.2f}", fontsize=11
+            )
         ax.set_xticks([])
         ax.set_yticks([])
-    axes[2].legend(handles=[Patch(facecolor=GREEN, label="hit (true positive)"),
-                            Patch(facecolor=VERMILION, label="false alarm (false positive)"),
-                            Patch(facecolor=SKY, label="missed (false negative)")],
-                   loc="upper left", fontsize=8, framealpha=0.95)
+    axes[2].legend(
+        handles=[
+            Patch(facecolor=GREEN, label="hit (true positive)"),
+            Patch(facecolor=VERMILION, label="false alarm (false positive)"),
+            Patch(facecolor=SKY, label="missed (false negative)"),
+        ],
+        loc="upper left",
+        fontsize=8,
+        framealpha=0.95,
+    )
     return save(fig, out, "04_accuracy_vs_dice.png")
 
 
@@ -620,8 +858,12 @@ def main(argv: list[str] | None = None) -> int:
     """Write the selected figures (default: all) into --out (default: lesson/figures)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="folder for the PNG files")
-    parser.add_argument("names", nargs="*", metavar="NAME",
-                        help=f"figures to draw (default: all): {', '.join(FIGURES)}")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"figures to draw (default: all): {', '.join(FIGURES)}",
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(FIGURES))
     if unknown:

@@ -1,8 +1,9 @@
 """segcourse: the helper package of a Keras 3 course on semantic segmentation.
 
-Data (PH2, MADS and their synthetic stand-ins), metrics, plots, run profiles and the lab
-grader. Names are imported lazily so that `import segcourse` stays fast and the data layer
-never pulls in a deep-learning backend.
+What lessons import: data (PH2, MADS and their synthetic stand-ins), metrics, losses, plots,
+augmentation, run profiles and a run's results; the grader lives in `segcourse.grader`.
+Names are imported lazily so that `import segcourse` stays fast and the data layer never
+pulls in a deep-learning backend.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ _EXPORTS = {
     "get_profile": "segcourse.profiles",
     "project_root": "segcourse.paths",
     "results_dir": "segcourse.paths",
+    "start_run": "segcourse.results",
+    "print_split": "segcourse.results",
+    "print_scores": "segcourse.results",
+    "check_learned": "segcourse.results",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -61,8 +61,13 @@ class ResumableDownloader:
     A finished file is handed to pooch, which checks the checksum before keeping it.
     """
 
-    def __init__(self, partial: Path, progressbar: bool = True, chunk_size: int = 1 << 16,
-                 timeout: float = 60.0):
+    def __init__(
+        self,
+        partial: Path,
+        progressbar: bool = True,
+        chunk_size: int = 1 << 16,
+        timeout: float = 60.0,
+    ):
         self.partial = Path(partial)
         self.progressbar = progressbar
         self.chunk_size = chunk_size
@@ -84,10 +89,18 @@ class ResumableDownloader:
                     have = have if resumed else 0
                     length = int(response.headers.get("Content-Length") or 0)
                     total = have + length if length else None
-                    with open(self.partial, "ab" if resumed else "wb") as out, tqdm(
-                        total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
-                        desc=self.partial.name.removesuffix(".part"), disable=not self.progressbar,
-                    ) as bar:
+                    with (
+                        open(self.partial, "ab" if resumed else "wb") as out,
+                        tqdm(
+                            total=total,
+                            initial=have,
+                            unit="B",
+                            unit_scale=True,
+                            unit_divisor=1024,
+                            desc=self.partial.name.removesuffix(".part"),
+                            disable=not self.progressbar,
+                        ) as bar,
+                    ):
                         for chunk in response.iter_content(self.chunk_size):
                             out.write(chunk)
                             bar.update(len(chunk))
@@ -173,8 +186,9 @@ def _extract(archive: Path, out: Path) -> None:
             raise DownloadError(RAR_INSTALL_HELP.format(archive=archive, dest=archive.parent))
         name, exe = found
         print(f"Unpacking {archive.name} with {name} ...")
-        result = subprocess.run(RAR_EXTRACTORS[name](exe, str(archive), str(out)),
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            RAR_EXTRACTORS[name](exe, str(archive), str(out)), capture_output=True, text=True
+        )
         if result.returncode != 0:
             raise DownloadError(
                 f"{name} could not unpack {archive} (exit code {result.returncode}):\n"
@@ -210,8 +224,9 @@ def _archive_name(url: str) -> str:
     return name or "PH2Dataset.rar"
 
 
-def download_ph2(dest=None, url: str = DEFAULT_URL, known_hash: str | None = None,
-                 progressbar: bool = True) -> Path:
+def download_ph2(
+    dest=None, url: str = DEFAULT_URL, known_hash: str | None = None, progressbar: bool = True
+) -> Path:
     """Download PH2 into `dest` (default: data/ in the checkout), unpack it and return its folder.
 
     `known_hash` ("sha256:<hex>" or "<hex>") is enforced when given; the default mirror has
@@ -234,10 +249,16 @@ def download_ph2(dest=None, url: str = DEFAULT_URL, known_hash: str | None = Non
     level = logger.level
     logger.setLevel("WARNING")  # pooch's own hints name pooch functions, not this command
     try:
-        archive = Path(pooch.retrieve(
-            url, known_hash=known_hash, fname=name, path=dest, progressbar=progressbar,
-            downloader=ResumableDownloader(dest / f"{name}.part", progressbar=progressbar),
-        ))
+        archive = Path(
+            pooch.retrieve(
+                url,
+                known_hash=known_hash,
+                fname=name,
+                path=dest,
+                progressbar=progressbar,
+                downloader=ResumableDownloader(dest / f"{name}.part", progressbar=progressbar),
+            )
+        )
     except DownloadError:
         raise
     except ValueError as err:  # pooch: checksum mismatch; the bad file is already deleted
@@ -251,16 +272,19 @@ def download_ph2(dest=None, url: str = DEFAULT_URL, known_hash: str | None = Non
 
     digest = pooch.file_hash(str(archive))
     if known_hash is None:
-        print(f"SHA256 of {archive.name}: {digest}\n  No checksum is published for this "
-              f"mirror, so this one was not checked; pass --sha256 {digest} to check it next "
-              "time or on another machine.")
+        print(
+            f"SHA256 of {archive.name}: {digest}\n  No checksum is published for this "
+            f"mirror, so this one was not checked; pass --sha256 {digest} to check it next "
+            "time or on another machine."
+        )
     else:
         print(f"SHA256 checked: {digest}")
 
     with tempfile.TemporaryDirectory(prefix=".unpack-", dir=dest) as tmp:
         _extract(archive, Path(tmp))
         found = find_ph2(Path(tmp)) or next(
-            (p.parent for p in Path(tmp).glob(f"*/*/{PH2_IMAGES}") if p.is_dir()), None)
+            (p.parent for p in Path(tmp).glob(f"*/*/{PH2_IMAGES}") if p.is_dir()), None
+        )
         if found is None:
             raise DownloadError(
                 f"{archive} does not contain a '{PH2_IMAGES}' folder: is it really PH2? "
@@ -268,8 +292,10 @@ def download_ph2(dest=None, url: str = DEFAULT_URL, known_hash: str | None = Non
             )
         _move_without_overwriting(Path(tmp), dest)
         root = dest / found.relative_to(tmp)
-    print(f"PH2 is ready at {root}.\n  segcourse.load_ph2() finds it there (or set "
-          f"PH2_ROOT={root}). {archive.name} can be deleted now.")
+    print(
+        f"PH2 is ready at {root}.\n  segcourse.load_ph2() finds it there (or set "
+        f"PH2_ROOT={root}). {archive.name} can be deleted now."
+    )
     return root
 
 
@@ -291,10 +317,16 @@ def kaggle_status() -> str | None:
         return "the Kaggle command line tool (`kaggle`) is not installed"
     config_dir = Path(os.environ.get("KAGGLE_CONFIG_DIR") or Path.home() / ".kaggle")
     has_env = os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY")
-    if not (has_env or (config_dir / "kaggle.json").is_file()
-            or os.environ.get("KAGGLE_API_TOKEN") or (config_dir / "access_token").is_file()):
-        return (f"no Kaggle API token was found ({config_dir / 'kaggle.json'}, or "
-                "KAGGLE_USERNAME and KAGGLE_KEY)")
+    if not (
+        has_env
+        or (config_dir / "kaggle.json").is_file()
+        or os.environ.get("KAGGLE_API_TOKEN")
+        or (config_dir / "access_token").is_file()
+    ):
+        return (
+            f"no Kaggle API token was found ({config_dir / 'kaggle.json'}, or "
+            "KAGGLE_USERNAME and KAGGLE_KEY)"
+        )
     return None
 
 
@@ -312,7 +344,7 @@ Either set up the Kaggle command line tool once:
 
 Or download it by hand:
   1. open {MADS_PAGE}, sign in (free account) and click Download
-  2. unzip it so that df.csv ends up at {dest / MADS_FOLDER / 'df.csv'}
+  2. unzip it so that df.csv ends up at {dest / MADS_FOLDER / "df.csv"}
      and the pictures at {dest / MADS_FOLDER / MADS_FOLDER}/images, masks, ...
      (if the zip holds that folder itself, unzip into {dest}; if not, into
      {dest / MADS_FOLDER}). Both this double-nested layout and a flattened one (a folder
@@ -334,31 +366,48 @@ def download_mads(dest=None) -> Path:
         print(f"MADS is already unpacked at {target}; nothing to do.")
         return target
     if target.exists():
-        raise DownloadError(f"{target} exists but holds no images/ and masks/ folders: move it "
-                            "away and run again.")
+        raise DownloadError(
+            f"{target} exists but holds no images/ and masks/ folders: move it away and run again."
+        )
     problem = kaggle_status()
     if problem:
         raise DownloadError(mads_manual_steps(dest, problem))
     with tempfile.TemporaryDirectory(prefix=".kaggle-", dir=dest) as tmp:
-        command = [shutil.which("kaggle"), "datasets", "download", "-d", MADS_SLUG,
-                   "--unzip", "-p", tmp]
+        command = [
+            shutil.which("kaggle"),
+            "datasets",
+            "download",
+            "-d",
+            MADS_SLUG,
+            "--unzip",
+            "-p",
+            tmp,
+        ]
         print("Running:", " ".join(command[1:-1] + ["DEST"]))
         result = subprocess.run(command)
         if result.returncode != 0:
-            raise DownloadError(mads_manual_steps(
-                dest, f"`kaggle datasets download` failed with exit code {result.returncode} "
-                "(see its message above; a 403 means the token is wrong or the dataset's terms "
-                "were not accepted on its page)"))
+            raise DownloadError(
+                mads_manual_steps(
+                    dest,
+                    f"`kaggle datasets download` failed with exit code {result.returncode} "
+                    "(see its message above; a 403 means the token is wrong or the dataset's terms "
+                    "were not accepted on its page)",
+                )
+            )
         unpacked = Path(tmp)
         entries = list(unpacked.iterdir())
         if len(entries) == 1 and entries[0].is_dir() and entries[0].name == MADS_FOLDER:
             unpacked = entries[0]  # the zip held the outer folder itself
         if find_mads(unpacked) is None:
-            raise DownloadError(f"The Kaggle download holds no images/ and masks/ folders "
-                                f"(found: {sorted(e.name for e in entries)}).")
+            raise DownloadError(
+                f"The Kaggle download holds no images/ and masks/ folders "
+                f"(found: {sorted(e.name for e in entries)})."
+            )
         shutil.move(str(unpacked), str(target))
-    print(f"MADS is ready at {target}.\n  segcourse.load_mads() finds it there (or set "
-          f"MADS_ROOT={target}).")
+    print(
+        f"MADS is ready at {target}.\n  segcourse.load_mads() finds it there (or set "
+        f"MADS_ROOT={target})."
+    )
     return target
 
 
@@ -367,8 +416,9 @@ def download_mads(dest=None) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m segcourse download ph2|mads [options]`; prints errors, returns an exit code."""
-    parser = argparse.ArgumentParser(prog="python -m segcourse download",
-                                     description="Download the real PH2 or MADS dataset.")
+    parser = argparse.ArgumentParser(
+        prog="python -m segcourse download", description="Download the real PH2 or MADS dataset."
+    )
     sub = parser.add_subparsers(dest="dataset", required=True)
     ph2 = sub.add_parser("ph2", help="PH2 dermoscopy images (RAR from a mirror, checksummed)")
     ph2.add_argument("--dest", help="folder to unpack into (default: data/ in the checkout)")
@@ -380,8 +430,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.dataset == "ph2":
-            download_ph2(args.dest, url=args.url, known_hash=args.sha256,
-                         progressbar=not args.no_progress)
+            download_ph2(
+                args.dest, url=args.url, known_hash=args.sha256, progressbar=not args.no_progress
+            )
         else:
             download_mads(args.dest)
     except DownloadError as err:

@@ -48,8 +48,14 @@ class DiceLoss(keras.losses.Loss):
     case cost 0 and keeps the gradient finite. Each image is scored on its own, then averaged.
     """
 
-    def __init__(self, from_logits=True, smooth=1.0, reduction="sum_over_batch_size",
-                 name="dice_loss", dtype=None):
+    def __init__(
+        self,
+        from_logits=True,
+        smooth=1.0,
+        reduction="sum_over_batch_size",
+        name="dice_loss",
+        dtype=None,
+    ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.from_logits = bool(from_logits)
         self.smooth = float(smooth)
@@ -73,8 +79,16 @@ class BCEDiceLoss(keras.losses.Loss):
     Uses Keras's `binary_crossentropy` (numerically stable from logits) for the first term.
     """
 
-    def __init__(self, from_logits=True, bce_weight=1.0, dice_weight=1.0, smooth=1.0,
-                 reduction="sum_over_batch_size", name="bce_dice_loss", dtype=None):
+    def __init__(
+        self,
+        from_logits=True,
+        bce_weight=1.0,
+        dice_weight=1.0,
+        smooth=1.0,
+        reduction="sum_over_batch_size",
+        name="bce_dice_loss",
+        dtype=None,
+    ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.from_logits = bool(from_logits)
         self.bce_weight = float(bce_weight)
@@ -91,8 +105,12 @@ class BCEDiceLoss(keras.losses.Loss):
 
     def get_config(self):
         config = super().get_config()
-        config.update(from_logits=self.from_logits, bce_weight=self.bce_weight,
-                      dice_weight=self.dice_weight, smooth=self.smooth)
+        config.update(
+            from_logits=self.from_logits,
+            bce_weight=self.bce_weight,
+            dice_weight=self.dice_weight,
+            smooth=self.smooth,
+        )
         return config
 
 
@@ -129,8 +147,9 @@ class DiceCoefficient(keras.metrics.Metric):
         self.pred_sum.assign_add(ops.sum(weight * pred))
 
     def result(self):
-        inter, true_sum, pred_sum = (ops.convert_to_tensor(v) for v in
-                                     (self.intersection, self.true_sum, self.pred_sum))
+        inter, true_sum, pred_sum = (
+            ops.convert_to_tensor(v) for v in (self.intersection, self.true_sum, self.pred_sum)
+        )
         total = true_sum + pred_sum
         return ops.where(total > 0, 2.0 * inter / ops.maximum(total, 1e-12), 1.0)
 

@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+
 def _as_batch(mask, name: str) -> np.ndarray:
     """A mask or batch of masks as a bool array (N, H, W); raises ValueError if not binary."""
     arr = np.asarray(mask)
@@ -45,8 +46,7 @@ def _as_batch(mask, name: str) -> np.ndarray:
             hint = "it looks like probabilities: threshold them first, e.g. `probs > 0.5`"
         else:
             hint = (
-                "threshold first, e.g. `probs > 0.5` for probabilities or `logits > 0` "
-                "for logits"
+                "threshold first, e.g. `probs > 0.5` for probabilities or `logits > 0` for logits"
             )
         raise ValueError(f"{name} is not a binary mask (it contains {bad!r}); {hint}")
     return arr.astype(bool)
@@ -109,8 +109,10 @@ def mean_iou(y_true, y_pred) -> float:
 def _best_constant(score, masks) -> float:
     """Best mean score of an all-background or all-foreground prediction."""
     masks = _as_batch(masks, "masks")
-    return max(float(score(masks, np.zeros_like(masks)).mean()),
-               float(score(masks, np.ones_like(masks)).mean()))
+    return max(
+        float(score(masks, np.zeros_like(masks)).mean()),
+        float(score(masks, np.ones_like(masks)).mean()),
+    )
 
 
 def best_constant_dice(masks) -> float:
@@ -151,10 +153,34 @@ def choose_threshold(y_true, probs, thresholds=None) -> ThresholdChoice:
     if thresholds.size == 0:
         raise ValueError("thresholds is empty: give at least one value between 0 and 1")
     if not np.issubdtype(probs.dtype, np.floating) or probs.min() < 0 or probs.max() > 1:
-        raise ValueError(
-            "probs must be probabilities in [0, 1]; for logits pass `sigmoid(logits)`"
-        )
+        raise ValueError("probs must be probabilities in [0, 1]; for logits pass `sigmoid(logits)`")
     scores = np.array([mean_dice(y_true, probs > t) for t in thresholds])
     best = np.flatnonzero(scores == scores.max())
     pick = best[np.argmin(np.abs(thresholds[best] - 0.5))]
     return ThresholdChoice(float(thresholds[pick]), float(scores[pick]))
+
+
+def score_table(y_true, y_pred, groups=None, order=None) -> dict[str, dict]:
+    """Mean Dice and IoU over all images and per group: `{row: {"n", "dice", "iou"}}`.
+
+    `groups` gives each image's group (e.g. its diagnosis; None: no group rows); rows follow
+    `order` when given, else the order in which groups first appear. Empty groups are left out.
+    """
+    d, j = dice(y_true, y_pred), iou(y_true, y_pred)
+    rows = {"all": np.ones(len(d), dtype=bool)}
+    if groups is not None:
+        groups = list(groups)
+        if len(groups) != len(d):
+            raise ValueError(f"score_table: {len(groups)} group labels for {len(d)} images")
+        names = order if order is not None else dict.fromkeys(g for g in groups if g is not None)
+        for name in names:
+            rows[name] = np.array([g == name for g in groups])
+    return {
+        name: {
+            "n": int(rows[name].sum()),
+            "dice": float(d[rows[name]].mean()),
+            "iou": float(j[rows[name]].mean()),
+        }
+        for name in rows
+        if rows[name].any()
+    }

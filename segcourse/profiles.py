@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 PROFILE_NAMES = ("ci", "cpu", "gpu")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Profile:
     """The knobs that trade run time for accuracy."""
 
@@ -36,11 +36,47 @@ class Profile:
 PROFILES = {
     # ci: the four lesson notebooks together in about 3 minutes on 2 idle cores (nbval in CI);
     # the models still reach test Dice ~0.85-0.95 on the synthetic stand-in.
-    "ci": Profile("ci", 64, (64, 96), None, 7, 5, 8, 16, 8, "float32", 0),
+    "ci": Profile(
+        name="ci",
+        image_size=64,
+        mads_size=(64, 96),
+        max_cases=None,
+        epochs=7,
+        loss_epochs=5,
+        lab_epochs=8,
+        batch_size=16,
+        base_filters=8,
+        precision="float32",
+        show_every=0,
+    ),
     # cpu: each lesson notebook within 15 minutes on 2 cores (U-Net ~6.8 s/epoch at 128 x 128;
     # notebook 3 also trains a SegNet when notebook 2's is not there to reuse).
-    "cpu": Profile("cpu", 128, (96, 128), None, 24, 8, 20, 16, 16, "float32", 8),
-    "gpu": Profile("gpu", 256, (192, 256), None, 200, 80, 40, 32, 16, "mixed_bfloat16", 20),
+    "cpu": Profile(
+        name="cpu",
+        image_size=128,
+        mads_size=(96, 128),
+        max_cases=None,
+        epochs=24,
+        loss_epochs=8,
+        lab_epochs=20,
+        batch_size=16,
+        base_filters=16,
+        precision="float32",
+        show_every=8,
+    ),
+    "gpu": Profile(
+        name="gpu",
+        image_size=256,
+        mads_size=(192, 256),
+        max_cases=None,
+        epochs=200,
+        loss_epochs=80,
+        lab_epochs=40,
+        batch_size=32,
+        base_filters=16,
+        precision="mixed_bfloat16",
+        show_every=20,
+    ),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import subprocess
 import sys
@@ -222,8 +223,14 @@ def test_root_that_is_a_file_says_unpack_first(tmp_path):
 def test_explicit_root_at_a_stand_in_is_still_flagged_synthetic(tmp_path, capsys):
     archive = make_ph2_tree(tmp_path, 2)
     assert not load(archive).synthetic
-    (archive / ".segcourse-synthetic").write_text("written by segcourse.synth")
+    (archive / sd.STANDIN_MARKER_FILE).write_text("written by segcourse.synth")
     assert load(archive).synthetic and "synthetic stand-in" in capsys.readouterr().err
+
+
+def test_marker_file_names_on_disk_never_change():
+    """Existing stand-ins and caches carry these names; renaming them would orphan them."""
+    assert sd.STANDIN_MARKER_FILE == ".segcourse-synthetic"
+    assert sd.ARCHIVE_POINTER_FILE == ".segcourse-archive"
 
 
 def test_wrong_mads_root_says_what_was_expected(tmp_path):
@@ -293,10 +300,10 @@ def test_cache_hit_returns_equal_memory_mapped_arrays_without_decoding(tmp_path,
     cold = load(archive, cache=True, image_size=16)
     assert not isinstance(cold.images, np.memmap)
 
-    def boom(*args):
+    def boom(*args, **kwargs):
         raise AssertionError("decoded although the cache is warm")
 
-    monkeypatch.setattr(sd, "_decode_case", boom)
+    monkeypatch.setattr(Image, "open", boom)
     warm = load(archive, cache=True, image_size=16)
     assert isinstance(warm.images, np.memmap) and isinstance(warm.masks, np.memmap)
     np.testing.assert_array_equal(warm.images, cold.images)
@@ -506,6 +513,50 @@ def test_subset_keeps_order_and_accepts_boolean_masks():
     assert data.subset([3, 1]).ids == ["IMD003", "IMD001"]
     assert data.subset(np.array([True, False, True, False])).diagnosis == ["a", "c"]
     assert "4 cases" in repr(data)
+
+
+# ----------------------------------------------------------------------------- notebook display
+
+PH2_ALERT = (
+    '<div role="alert" style="border:4px solid #c00; background:#fee; color:#600; padding:12px; '
+    'font-size:1.15em"><b>&#9888; SYNTHETIC STAND-IN DATA: this is NOT the PH2 dataset.</b><br>'
+    "No PH2 archive was found, so generated look-alike images are used. Every number and figure "
+    "below describes the stand-in, <b>not</b> real dermoscopy images. To use the real data run "
+    "<code>python -m segcourse download ph2</code> or set <code>PH2_ROOT</code> (or the "
+    "<code>PH2_ROOT</code> parameter above) to the unpacked archive.</div>"
+)
+
+
+def test_html_view_of_a_stand_in_is_a_loud_alert_above_the_repr():
+    data = fake_data(["a", "b"])
+    data.synthetic, data.root = True, Path("/cache/<synthetic>")
+    view = data._repr_html_()
+    assert view == PH2_ALERT + "<pre>" + html.escape(repr(data)) + "</pre>"
+    assert "&lt;synthetic&gt;" in view and "<synthetic>" not in view
+    mads = fake_data(["x"] * 3)
+    mads.diagnosis, mads.synthetic = None, True
+    view = mads._repr_html_()
+    assert view.startswith('<div role="alert"') and "NOT the MADS dataset" in view
+    for text in ("No MADS archive", "real full-body images", "download mads</code>", "MADS_ROOT"):
+        assert text in view
+    assert "PH2" not in view and "dermoscopy" not in view
+
+
+def test_html_view_of_real_data_names_its_escaped_root(tmp_path, monkeypatch):
+    archive = make_ph2_tree(tmp_path / "a&b", 2)
+    data = load(archive)
+    view = data._repr_html_()
+    assert view == (
+        f"<pre>{html.escape(repr(data))}</pre>"
+        f"<div>Real PH2 data from {html.escape(str(archive))}</div>"
+    )
+    assert "a&amp;b" in view and "alert" not in view
+    real_mads = load_mads(make_mads_tree(tmp_path, 2), 16, cache=False, progress=False)
+    assert "Real MADS data from" in real_mads._repr_html_()
+    install_fake_synth(monkeypatch, fake_synth_module([]))
+    standin = load_mads(None, 16, cache=False, progress=False)
+    assert standin.subset([0])._repr_html_().startswith('<div role="alert"')
+    assert "NOT the MADS dataset" in standin._repr_html_()
 
 
 # ----------------------------------------------------------------------------- prepare, imports

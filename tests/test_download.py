@@ -70,8 +70,11 @@ def server(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.files = {"/PH2Dataset.zip": ZIP_BYTES, "/PH2Dataset.rar": RAR_BYTES,
-                   "/page/PH2Dataset.rar": HTML_BYTES}
+    httpd.files = {
+        "/PH2Dataset.zip": ZIP_BYTES,
+        "/PH2Dataset.rar": RAR_BYTES,
+        "/page/PH2Dataset.rar": HTML_BYTES,
+    }
     httpd.requests = []
     httpd.cut_next = False
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -88,8 +91,12 @@ def _sha256(data: bytes) -> str:
 
 
 def test_download_checks_hash_and_extracts(server, tmp_path, capsys):
-    root = download.download_ph2(tmp_path, url=f"{server.url}/PH2Dataset.zip?dl=1",
-                                 known_hash=f"sha256:{_sha256(ZIP_BYTES)}", progressbar=True)
+    root = download.download_ph2(
+        tmp_path,
+        url=f"{server.url}/PH2Dataset.zip?dl=1",
+        known_hash=f"sha256:{_sha256(ZIP_BYTES)}",
+        progressbar=True,
+    )
     assert root == tmp_path / "PH2Dataset"
     image = root / "PH2 Dataset images" / "IMD003" / "IMD003_Dermoscopic_Image" / "IMD003.bmp"
     assert image.read_bytes() == b"BM" + b"IMD003" * 50
@@ -109,8 +116,12 @@ def test_without_known_hash_the_computed_hash_is_printed(server, tmp_path, capsy
 
 def test_wrong_checksum_fails_and_keeps_nothing(server, tmp_path):
     with pytest.raises(DownloadError, match="checksum.*wrong") as info:
-        download.download_ph2(tmp_path, url=f"{server.url}/PH2Dataset.zip",
-                              known_hash="sha256:" + "0" * 64, progressbar=False)
+        download.download_ph2(
+            tmp_path,
+            url=f"{server.url}/PH2Dataset.zip",
+            known_hash="sha256:" + "0" * 64,
+            progressbar=False,
+        )
     assert _sha256(ZIP_BYTES) in str(info.value)  # the actual hash is reported
     assert list(tmp_path.iterdir()) == []
 
@@ -142,13 +153,18 @@ def _fake_tool(folder, name, body):
 def test_rar_is_unpacked_with_the_installed_extractor(server, tmp_path, monkeypatch):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    fake = _fake_tool(bin_dir, "unrar", (
-        "args = sys.argv[1:]\n"
-        "assert args[0] == 'x' and '-o-' in args, args\n"
-        "assert pathlib.Path(args[-2]).read_bytes().startswith(b'Rar!'), args\n"
-        "case = pathlib.Path(args[-1]) / 'PH2Dataset' / 'PH2 Dataset images' / 'IMD002'\n"
-        "case.mkdir(parents=True)\n"
-        "(case / 'IMD002.bmp').write_bytes(b'BM')\n"))
+    fake = _fake_tool(
+        bin_dir,
+        "unrar",
+        (
+            "args = sys.argv[1:]\n"
+            "assert args[0] == 'x' and '-o-' in args, args\n"
+            "assert pathlib.Path(args[-2]).read_bytes().startswith(b'Rar!'), args\n"
+            "case = pathlib.Path(args[-1]) / 'PH2Dataset' / 'PH2 Dataset images' / 'IMD002'\n"
+            "case.mkdir(parents=True)\n"
+            "(case / 'IMD002.bmp').write_bytes(b'BM')\n"
+        ),
+    )
     monkeypatch.setattr(shutil, "which", lambda name: fake if name == "unrar" else None)
     dest = tmp_path / "data"
     root = download.download_ph2(dest, url=f"{server.url}/PH2Dataset.rar", progressbar=False)
@@ -159,7 +175,9 @@ def test_rar_is_unpacked_with_the_installed_extractor(server, tmp_path, monkeypa
 def test_failing_extractor_reports_its_message(server, tmp_path, monkeypatch):
     fake = _fake_tool(tmp_path, "7z", "print('ERROR: Unsupported Method'); sys.exit(2)\n")
     monkeypatch.setattr(shutil, "which", lambda name: fake if name == "7z" else None)
-    with pytest.raises(DownloadError, match="(?s)7z could not unpack.*exit code 2.*Unsupported Method"):
+    with pytest.raises(
+        DownloadError, match="(?s)7z could not unpack.*exit code 2.*Unsupported Method"
+    ):
         download.download_ph2(tmp_path / "d", url=f"{server.url}/PH2Dataset.rar", progressbar=False)
 
 
@@ -189,15 +207,21 @@ def test_interrupted_download_resumes_with_a_range_request(server, tmp_path):
     part = tmp_path / "PH2Dataset.zip.part"
     kept = part.read_bytes()  # whole chunks received before the cut
     assert 0 < len(kept) <= len(ZIP_BYTES) // 2 and ZIP_BYTES.startswith(kept)
-    root = download.download_ph2(tmp_path, url=url, known_hash=_sha256(ZIP_BYTES), progressbar=False)
+    root = download.download_ph2(
+        tmp_path, url=url, known_hash=_sha256(ZIP_BYTES), progressbar=False
+    )
     assert server.requests[-1] == ("/PH2Dataset.zip", f"bytes={len(kept)}-")
     assert (tmp_path / "PH2Dataset.zip").read_bytes() == ZIP_BYTES and not part.exists()
     assert (root / "PH2_dataset.txt").is_file()
 
 
 def test_archive_kind_from_first_bytes(tmp_path):
-    cases = {"a.zip": ZIP_BYTES, "b.rar": RAR_BYTES, "c.rar": b"\n  " + HTML_BYTES,
-             "d.bin": b"\x00\x01garbage"}
+    cases = {
+        "a.zip": ZIP_BYTES,
+        "b.rar": RAR_BYTES,
+        "c.rar": b"\n  " + HTML_BYTES,
+        "d.bin": b"\x00\x01garbage",
+    }
     kinds = []
     for name, data in cases.items():
         (tmp_path / name).write_bytes(data)
@@ -206,11 +230,31 @@ def test_archive_kind_from_first_bytes(tmp_path):
 
 
 def test_cli_reports_errors_with_exit_code_1(server, tmp_path, capsys):
-    code = download.main(["ph2", "--dest", str(tmp_path), "--url", f"{server.url}/PH2Dataset.zip",
-                          "--sha256", "1" * 64, "--no-progress"])
+    code = download.main(
+        [
+            "ph2",
+            "--dest",
+            str(tmp_path),
+            "--url",
+            f"{server.url}/PH2Dataset.zip",
+            "--sha256",
+            "1" * 64,
+            "--no-progress",
+        ]
+    )
     assert code == 1 and "checksum" in capsys.readouterr().err
-    code = download.main(["ph2", "--dest", str(tmp_path), "--url", f"{server.url}/PH2Dataset.zip",
-                          "--sha256", _sha256(ZIP_BYTES), "--no-progress"])
+    code = download.main(
+        [
+            "ph2",
+            "--dest",
+            str(tmp_path),
+            "--url",
+            f"{server.url}/PH2Dataset.zip",
+            "--sha256",
+            _sha256(ZIP_BYTES),
+            "--no-progress",
+        ]
+    )
     assert code == 0 and (tmp_path / "PH2Dataset" / "PH2 Dataset images").is_dir()
 
 
@@ -238,7 +282,9 @@ def test_mads_without_kaggle_gives_manual_steps(tmp_path, monkeypatch, no_kaggle
 
 
 def test_mads_with_kaggle_but_no_token(tmp_path, monkeypatch, no_kaggle_token):
-    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/kaggle" if name == "kaggle" else None)
+    monkeypatch.setattr(
+        shutil, "which", lambda name: "/usr/bin/kaggle" if name == "kaggle" else None
+    )
     with pytest.raises(DownloadError, match="no Kaggle API token"):
         download.download_mads(tmp_path)
 
@@ -247,15 +293,20 @@ def test_mads_with_configured_kaggle_cli(tmp_path, monkeypatch):
     monkeypatch.setenv("KAGGLE_USERNAME", "student")
     monkeypatch.setenv("KAGGLE_KEY", "secret")
     inner = download.MADS_FOLDER
-    fake = _fake_tool(tmp_path, "kaggle", (
-        "args = sys.argv[1:]\n"
-        f"assert args[:4] == ['datasets', 'download', '-d', {download.MADS_SLUG!r}], args\n"
-        "assert '--unzip' in args\n"
-        "out = pathlib.Path(args[args.index('-p') + 1])\n"
-        "(out / 'df.csv').write_text(',images,masks,collages\\n')\n"
-        f"for sub in ('images', 'masks'):\n"
-        f"    (out / {inner!r} / sub).mkdir(parents=True)\n"
-        f"    (out / {inner!r} / sub / 'Jazz_Jazz2_C1_00630.png').write_bytes(b'png')\n"))
+    fake = _fake_tool(
+        tmp_path,
+        "kaggle",
+        (
+            "args = sys.argv[1:]\n"
+            f"assert args[:4] == ['datasets', 'download', '-d', {download.MADS_SLUG!r}], args\n"
+            "assert '--unzip' in args\n"
+            "out = pathlib.Path(args[args.index('-p') + 1])\n"
+            "(out / 'df.csv').write_text(',images,masks,collages\\n')\n"
+            f"for sub in ('images', 'masks'):\n"
+            f"    (out / {inner!r} / sub).mkdir(parents=True)\n"
+            f"    (out / {inner!r} / sub / 'Jazz_Jazz2_C1_00630.png').write_bytes(b'png')\n"
+        ),
+    )
     monkeypatch.setattr(shutil, "which", lambda name: fake if name == "kaggle" else None)
     dest = tmp_path / "data"
     root = download.download_mads(dest)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import re
 import shutil
 import socket
 import threading
@@ -16,8 +17,9 @@ import pytest
 from submissions import builders as b
 from test_sandbox import require_sandbox
 
-from segcourse import grading
-from segcourse import sandbox as sb
+from segcourse import grader
+from segcourse.grader import sandbox as sb
+from segcourse.grader import worker
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "lab" / "solution" / "body_segmentation.ipynb"
@@ -27,7 +29,7 @@ REFERENCE = ROOT / "lab" / "solution" / "body_segmentation.ipynb"
 
 
 def test_rubric_totals_100_and_thresholds_are_ordered():
-    rubric = grading.load_rubric(ROOT / "lab" / "rubric.toml")
+    rubric = grader.load_rubric(ROOT / "lab" / "rubric.toml")
     assert rubric.max_score == 100
     assert [t["at_least"] for t in rubric.data["iou"]] == [0.5, 0.7, 0.8, 0.85, 0.92]
 
@@ -35,74 +37,134 @@ def test_rubric_totals_100_and_thresholds_are_ordered():
 def test_bad_rubric_names_the_file(tmp_path):
     bad = tmp_path / "rubric.toml"
     bad.write_text("[run]\npoints = 'many'\n")
-    with pytest.raises(grading.GradingError, match="rubric.toml"):
-        grading.load_rubric(bad)
+    with pytest.raises(grader.GradingError, match="rubric.toml"):
+        grader.load_rubric(bad)
 
 
 @pytest.mark.parametrize(
     "members, links",
-    [({"../evil.txt": "x"}, None), ({"/etc/evil": "x"}, None),
-     ({"a/../../evil": "x"}, None), ({"body_segmentation.ipynb": "{}"}, {"data": "/etc/passwd"})],
-)  # fmt: skip
+    [
+        ({"../evil.txt": "x"}, None),
+        ({"/etc/evil": "x"}, None),
+        ({"a/../../evil": "x"}, None),
+        ({"body_segmentation.ipynb": "{}"}, {"data": "/etc/passwd"}),
+    ],
+)
 def test_unsafe_zips_are_refused_without_writing_outside(tmp_path, members, links):
     path = b.write_zip(tmp_path, "student", members, links)
     dest = tmp_path / "x" / "work"
-    with pytest.raises(grading.Problem) as info:
-        grading.unpack(grading.Submission("student", path), dest)
+    with pytest.raises(grader.Problem) as info:
+        grader.unpack(grader.Submission("student", path), dest)
     assert info.value.status == "unsafe_zip"
     assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "x" / "evil.txt").exists()
 
 
 def test_zip_bomb_is_capped(tmp_path, monkeypatch):
-    monkeypatch.setattr(grading, "MAX_SUBMISSION_MB", 1)
+    monkeypatch.setattr(grader.submissions, "MAX_SUBMISSION_MB", 1)
     path = b.write_zip(tmp_path, "bomb", {"big.bin": b"\0" * (3 * 2**20)})
-    with pytest.raises(grading.Problem, match="MB"):
-        grading.unpack(grading.Submission("bomb", path), tmp_path / "w")
+    with pytest.raises(grader.Problem, match="MB"):
+        grader.unpack(grader.Submission("bomb", path), tmp_path / "w")
 
 
 def test_notebook_choice(tmp_path):
     one = b.write_folder(tmp_path, "one", None, {"my_lab.ipynb": "{}"})
-    assert grading.pick_notebook(one, "body_segmentation.ipynb").name == "my_lab.ipynb"
+    assert grader.pick_notebook(one, "body_segmentation.ipynb").name == "my_lab.ipynb"
     two = b.write_folder(tmp_path, "two", b.weak(), {"scratch.ipynb": "{}"})
-    assert grading.pick_notebook(two, "body_segmentation.ipynb").name == "body_segmentation.ipynb"
+    assert grader.pick_notebook(two, "body_segmentation.ipynb").name == "body_segmentation.ipynb"
     many = b.write_folder(tmp_path, "many", None, {"a.ipynb": "{}", "b.ipynb": "{}"})
-    with pytest.raises(grading.Problem, match="2 notebooks"):
-        grading.pick_notebook(many, "body_segmentation.ipynb")
+    with pytest.raises(grader.Problem, match="2 notebooks"):
+        grader.pick_notebook(many, "body_segmentation.ipynb")
 
 
 def test_parameters_are_injected_after_the_parameters_cell():
-    nb = grading.inject_parameters(nbformat.from_dict(b.weak()), {"EPOCHS": 2, "MADS_ROOT": None})
+    nb = grader.inject_parameters(nbformat.from_dict(b.weak()), {"EPOCHS": 2, "MADS_ROOT": None})
     tags = [c.metadata.get("tags", []) for c in nb.cells]
     assert tags.index(["injected-parameters"]) == tags.index(["parameters"]) + 1
     assert "EPOCHS = 2\nMADS_ROOT = None" in nb.cells[tags.index(["injected-parameters"])].source
 
 
+def test_injected_values_keep_their_python_type_and_go_first_without_a_parameters_cell():
+    nb = b.notebook("print(IMAGE_SIZE)", parameters=None)
+    nb = grader.inject_parameters(nb, {"IMAGE_SIZE": (64, 96), "OUTPUT_DIR": "."})
+    assert nb.cells[0].metadata.tags == ["injected-parameters"]
+    scope: dict = {}
+    exec(nb.cells[0].source, scope)
+    assert scope["IMAGE_SIZE"] == (64, 96) and scope["OUTPUT_DIR"] == "."
+    again = grader.inject_parameters(nb, {"IMAGE_SIZE": (32, 48)})  # replaces, never stacks
+    injected = [c for c in again.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "(32, 48)" in injected[0].source
+
+
+def test_feedback_page_escapes_every_value_and_describes_every_image(tmp_path):
+    import io
+
+    from PIL import Image
+
+    nb = b.notebook("print(1)")
+    nb.cells[-1].outputs = [
+        nbformat.v4.new_output(
+            "display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}
+        )
+    ]
+    png = io.BytesIO()
+    Image.new("RGB", (20, 20)).save(png, format="PNG")
+    outcome = grader.Outcome(
+        "<b>eve</b>",
+        status="cell_error",
+        score=5,
+        max_score=100,
+        failures=["<script>alert(1)</script>"],
+        notebook=nb,
+        items=[("runs <ok>", 15, 0, "a & b")],
+        composite=png.getvalue(),
+    )
+    for notebook in (nb, None):
+        outcome.notebook = notebook
+        grader.write_feedback(outcome, tmp_path / "page.html")
+        page = (tmp_path / "page.html").read_text()
+        assert "<b>eve</b>" not in page and "&lt;b&gt;eve&lt;/b&gt;" in page
+        assert "<script>alert(1)" not in page and "runs &lt;ok&gt;" in page and "a &amp; b" in page
+        images = re.findall(r"<img\b[^>]*>", page)
+        assert len(images) == (2 if notebook else 1)
+        assert all(re.search(r"\balt=\"[^\"]+\"", tag) for tag in images), images
+
+
 def test_shards_are_stable_and_cover_everyone():
     students = [f"s{i:03d}" for i in range(60)]
-    shards = [grading.shard_of(s, 3) for s in students]
-    assert shards == [grading.shard_of(s, 3) for s in students]
+    shards = [grader.shard_of(s, 3) for s in students]
+    assert shards == [grader.shard_of(s, 3) for s in students]
     assert set(shards) == {1, 2, 3}
-    with pytest.raises(grading.GradingError):
-        grading.parse_shard("4/3")
+    with pytest.raises(grader.GradingError):
+        grader.parse_shard("4/3")
 
 
 def test_execute_refuses_without_sandbox(tmp_path, monkeypatch):
     monkeypatch.setattr(sb, "sandbox_problem", lambda: "bwrap is not installed")
     (tmp_path / "subs").mkdir()
-    with pytest.raises(grading.GradingError, match="--no-sandbox"):
-        grading.grade(tmp_path / "subs", tmp_path / "hidden", tmp_path / "out")
+    with pytest.raises(grader.GradingError, match="--no-sandbox"):
+        grader.grade(tmp_path / "subs", tmp_path / "hidden", tmp_path / "out")
 
 
 def test_merge_combines_shards(tmp_path):
     for i, name in enumerate(("a", "b")):
         out = tmp_path / f"out{i}"
         out.mkdir()
-        row = dict.fromkeys(grading.CSV_COLUMNS, "")
+        row = dict.fromkeys(grader.CSV_COLUMNS, "")
         row.update(student=name, status="ok", score=str(50 + i), max_score="100")
-        grading.write_grades(out / "grades.csv", [row])
-    assert grading.main(["--merge", str(tmp_path / "out0"), str(tmp_path / "out1"),
-                         "--out", str(tmp_path / "all")]) == 0  # fmt: skip
-    rows = grading.read_grades(tmp_path / "all" / "grades.csv")
+        grader.write_grades(out / "grades.csv", [row])
+    assert (
+        grader.main(
+            [
+                "--merge",
+                str(tmp_path / "out0"),
+                str(tmp_path / "out1"),
+                "--out",
+                str(tmp_path / "all"),
+            ]
+        )
+        == 0
+    )
+    rows = grader.read_grades(tmp_path / "all" / "grades.csv")
     assert [(r["student"], r["score"]) for r in rows] == [("a", "50"), ("b", "51")]
     assert (tmp_path / "all" / "summary.md").is_file()
     assert (tmp_path / "all" / "score_distribution.png").stat().st_size > 1000
@@ -199,15 +261,28 @@ def test_hostile_batch_grades_to_completion(course, tmp_path):
     add("hugeoutput", b.hostile(b.HUGE_OUTPUT), "no_model")
     hidden_file = next(hidden.rglob("*.png"))
     add("readhidden", b.hostile(b.read_file(hidden_file) + b.list_folder(hidden)), "no_model")
-    add("readother", b.hostile(b.read_file(subs / "honest" / marker) + b.list_folder(subs)), "no_model")
+    add(
+        "readother",
+        b.hostile(b.read_file(subs / "honest" / marker) + b.list_folder(subs)),
+        "no_model",
+    )
     names = ["SECRET-hidden-marker.txt", marker, out.name, "hidden-frames"]
     add("searchdisk", b.hostile(b.search_disk(names)), "no_model")
-    targets = [subs / "honest" / "pwned.txt", hidden / "pwned.txt", root / "pwned.txt",
-               ROOT / "pwned.txt", Path.home() / "pwned-by-student.txt"]  # fmt: skip
+    targets = [
+        subs / "honest" / "pwned.txt",
+        hidden / "pwned.txt",
+        root / "pwned.txt",
+        ROOT / "pwned.txt",
+        Path.home() / "pwned-by-student.txt",
+    ]
     add("writeout", b.hostile(b.write_outside(targets)), "no_model")
     add("network", b.hostile(b.network(listener.port)), "no_model")
-    add("lambda", b.hostile("print('model attached')"), "model_unsafe",
-        {"model.keras": lambda_model_bytes(tmp_path)})  # fmt: skip
+    add(
+        "lambda",
+        b.hostile("print('model attached')"),
+        "model_unsafe",
+        {"model.keras": lambda_model_bytes(tmp_path)},
+    )
     b.write_zip(subs, "zipslip", {"body_segmentation.ipynb": weak, "../../escaped.txt": "x"})
     b.write_bare(subs, "malformed", '{"cells": [ not json')
     b.write_folder(subs, "nonotebook", None, {"README.md": "forgot it"})
@@ -215,8 +290,17 @@ def test_hostile_batch_grades_to_completion(course, tmp_path):
 
     before = snapshot(subs, hidden)
     top_before = sorted(p.name for p in root.iterdir())
-    rows = grading.grade(subs, hidden, out, timeout=150, memory_gb=6, jobs=2, profile="ci",
-                         progress=False, keep_models=True)  # fmt: skip
+    rows = grader.grade(
+        subs,
+        hidden,
+        out,
+        timeout=150,
+        memory_gb=6,
+        jobs=2,
+        profile="ci",
+        progress=False,
+        keep_models=True,
+    )
     listener.stop = True
     got = {r["student"]: r for r in rows}
     assert {s: got[s]["status"] for s in expected} == expected, {s: got[s]["reason"] for s in got}
@@ -239,13 +323,13 @@ def test_hostile_batch_grades_to_completion(course, tmp_path):
     honest, weak_row = got["honest"], got["weak"]
     assert float(honest["score"]) > float(weak_row["score"]) and float(honest["score"]) >= 55
     assert float(honest["iou"]) > float(weak_row["iou"])
-    direct = grading.evaluate_model(out / "models" / "honest.keras", hidden, (64, 96))
+    direct = worker.evaluate_model(out / "models" / "honest.keras", hidden, (64, 96))
     assert abs(direct["iou"] - float(honest["iou"])) < 1e-4
     with open(out / "grades.csv", newline="") as handle:
-        assert next(csv.reader(handle)) == grading.CSV_COLUMNS
+        assert next(csv.reader(handle)) == grader.CSV_COLUMNS
     assert "score distribution" in (out / "summary.md").read_text()
     # re-running skips finished students; --no-execute grades the stored outputs
-    again = grading.grade(subs, hidden, out, timeout=150, jobs=2, profile="ci", progress=False)
+    again = grader.grade(subs, hidden, out, timeout=150, jobs=2, profile="ci", progress=False)
     assert {r["student"]: r["status"] for r in again} == {s: got[s]["status"] for s in got}
 
 
@@ -254,12 +338,12 @@ def test_no_execute_grades_submitted_files(course, tmp_path):
     root, hidden = course
     subs = tmp_path / "subs"
     nb = b.weak()
-    nb["cells"][-1]["outputs"] = [nbformat.v4.new_output(
-        "error", ename="ValueError", evalue="boom", traceback=[])]  # fmt: skip
+    nb["cells"][-1]["outputs"] = [
+        nbformat.v4.new_output("error", ename="ValueError", evalue="boom", traceback=[])
+    ]
     nb["cells"][-1]["execution_count"] = 1
     b.write_folder(subs, "crashed", nb, {"model.keras": lambda_model_bytes(tmp_path)})
-    rows = grading.grade(subs, hidden, tmp_path / "out", execute=False, profile="ci",
-                         progress=False)  # fmt: skip
+    rows = grader.grade(subs, hidden, tmp_path / "out", execute=False, profile="ci", progress=False)
     assert rows[0]["status"] == "cell_error" and "ValueError: boom" in rows[0]["reason"]
     assert "Lambda" in rows[0]["reason"] or "safe_mode" in rows[0]["reason"]
 
@@ -273,18 +357,28 @@ def test_reference_solution_scores_like_a_direct_evaluation(course, tmp_path, mo
     subs = tmp_path / "subs"
     subs.mkdir()
     shutil.copytree(REFERENCE.parent, subs / "reference")
-    rows = grading.grade(subs, hidden, tmp_path / "out", timeout=900, memory_gb=8, profile="ci",
-                         progress=False, keep_models=True)  # fmt: skip
+    rows = grader.grade(
+        subs,
+        hidden,
+        tmp_path / "out",
+        timeout=900,
+        memory_gb=8,
+        profile="ci",
+        progress=False,
+        keep_models=True,
+    )
     row = rows[0]
     assert row["status"] == "ok", row["reason"]
-    direct = grading.evaluate_model(tmp_path / "out" / "models" / "reference.keras", hidden, (64, 96))
+    direct = worker.evaluate_model(
+        tmp_path / "out" / "models" / "reference.keras", hidden, (64, 96)
+    )
     assert abs(direct["iou"] - float(row["iou"])) < 1e-4
     assert float(row["score"]) >= 55  # runs, model, results and composite at least
 
 
 def test_cli_requires_paths():
     with pytest.raises(SystemExit):
-        grading.main(["subs"])
+        grader.main(["subs"])
 
 
 def test_zip_of_a_folder_unpacks_to_its_root(tmp_path):
@@ -292,5 +386,5 @@ def test_zip_of_a_folder_unpacks_to_its_root(tmp_path):
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("s/body_segmentation.ipynb", "{}")
         archive.writestr("__MACOSX/s/._body_segmentation.ipynb", "junk")
-    root = grading.unpack(grading.Submission("s", path), tmp_path / "w")
+    root = grader.unpack(grader.Submission("s", path), tmp_path / "w")
     assert (root / "body_segmentation.ipynb").is_file()

@@ -17,12 +17,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segcourse import labtools
-from segcourse.labtools import BEGIN, END, LabBuildError, SelfCheckError
+from segcourse import lab
+from segcourse.grader import starter as lab_build
+from segcourse.grader.starter import BEGIN, END, LabBuildError
+from segcourse.lab import SelfCheckError
 
 ROOT = Path(__file__).resolve().parents[1]
-SOLUTION = ROOT / labtools.SOLUTION
-STARTER = ROOT / labtools.STARTER
+SOLUTION = ROOT / lab_build.SOLUTION
+STARTER = ROOT / lab_build.STARTER
 
 
 def cells(path: Path) -> list[dict]:
@@ -55,8 +57,8 @@ def solution_lines(text: str) -> list[str]:
 
 
 def test_committed_starter_is_up_to_date(capsys):
-    assert labtools.starter_is_current(SOLUTION, STARTER), "run `python -m segcourse lab build`"
-    assert labtools.main(["check"]) == 0
+    assert lab_build.starter_is_current(SOLUTION, STARTER), "run `python -m segcourse lab build`"
+    assert lab_build.main(["check"]) == 0
     assert "up to date" in capsys.readouterr().out
 
 
@@ -64,13 +66,13 @@ def test_lab_check_notices_a_stale_starter_and_build_fixes_it(tmp_path, capsys):
     solution, starter = tmp_path / "solution.ipynb", tmp_path / "starter.ipynb"
     shutil.copy(SOLUTION, solution)
     args = ["--solution", str(solution), "--starter", str(starter)]
-    assert labtools.main(["check", *args]) == 1  # no starter yet
-    assert labtools.main(["build", *args]) == 0
-    assert labtools.main(["check", *args]) == 0
+    assert lab_build.main(["check", *args]) == 1  # no starter yet
+    assert lab_build.main(["build", *args]) == 0
+    assert lab_build.main(["check", *args]) == 0
     nb = json.loads(solution.read_text())
     nb["cells"][0]["source"] = "# A changed title\n"
     solution.write_text(json.dumps(nb))
-    assert labtools.main(["check", *args]) == 1
+    assert lab_build.main(["check", *args]) == 1
     assert "out of date" in capsys.readouterr().err
 
 
@@ -121,7 +123,7 @@ def test_grade_ids_unique_points_match_rubric_and_checks_follow_tasks():
         if grading(cell).get("grade"):
             before = [c for c in solution[:index] if c["cell_type"] == "code"][-4:]
             assert any(grading(c).get("solution") for c in before)
-            assert "labtools.check_" in source(cell)
+            assert "lab.check_" in source(cell)
 
 
 def test_parameters_cell_holds_what_the_grader_injects():
@@ -137,7 +139,7 @@ def test_parameters_cell_holds_what_the_grader_injects():
 
 def test_strip_solutions_keeps_indentation_and_names_the_function():
     text = "def f(x):\n    '''Doc.'''\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n\ny = f(1)"
-    out = labtools.strip_solutions(text, "Task 7")
+    out = lab_build.strip_solutions(text, "Task 7")
     assert out.splitlines() == [
         "def f(x):",
         "    '''Doc.'''",
@@ -158,7 +160,7 @@ def test_strip_solutions_keeps_indentation_and_names_the_function():
 )
 def test_strip_solutions_rejects_broken_regions(text, problem):
     with pytest.raises(LabBuildError, match=problem):
-        labtools.strip_solutions(text, where="cell 3 (task9)")
+        lab_build.strip_solutions(text, where="cell 3 (task9)")
 
 
 def _nb(*cell_list):
@@ -167,7 +169,13 @@ def _nb(*cell_list):
 
 def _code(text, **nbgrader):
     meta = {"nbgrader": {"schema_version": 3, **nbgrader}} if nbgrader else {}
-    return {"cell_type": "code", "source": text, "metadata": meta, "outputs": [], "execution_count": 1}
+    return {
+        "cell_type": "code",
+        "source": text,
+        "metadata": meta,
+        "outputs": [],
+        "execution_count": 1,
+    }
 
 
 @pytest.mark.parametrize(
@@ -176,8 +184,13 @@ def _code(text, **nbgrader):
         (_nb(_code(f"{BEGIN}\n1\n{END}")), "no nbgrader metadata"),
         (_nb(_code("1", grade_id="a", solution=True, grade=False)), "no '### BEGIN SOLUTION'"),
         (_nb(_code("1", grade_id="a", grade=True, points=0)), "positive points"),
-        (_nb(_code("1", grade_id="a", grade=True, points=1), _code("2", grade_id="a", grade=True,
-                                                                     points=1)), "also used"),
+        (
+            _nb(
+                _code("1", grade_id="a", grade=True, points=1),
+                _code("2", grade_id="a", grade=True, points=1),
+            ),
+            "also used",
+        ),
         (_nb(_code(f"{BEGIN}\n1\n{END}", grade_id="a", solution=False)), "solution is false"),
     ],
 )
@@ -185,8 +198,8 @@ def test_build_rejects_inconsistent_metadata(notebook, problem, tmp_path):
     path = tmp_path / "solution.ipynb"
     path.write_text(json.dumps(notebook))
     with pytest.raises(LabBuildError, match=problem):
-        labtools.build_starter(path, tmp_path / "starter.ipynb")
-    assert labtools.main(["check", "--solution", str(path), "--starter", str(tmp_path / "s")]) == 2
+        lab_build.build_starter(path, tmp_path / "starter.ipynb")
+    assert lab_build.main(["check", "--solution", str(path), "--starter", str(tmp_path / "s")]) == 2
 
 
 # ------------------------------------------------------------------------- self-checks (numpy)
@@ -207,23 +220,23 @@ def _feather(logits, sigma=1.0):
 def test_compositing_check_explains_each_mistake(tmp_path):
     ns = {"composite": _blend, "soft_alpha": _feather, "OUTPUT_DIR": tmp_path}
     with pytest.raises(SelfCheckError, match="composite.png is missing"):
-        labtools.check_compositing(ns)
+        lab.check_compositing(ns)
     (tmp_path / "composite.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 16)
-    labtools.check_compositing(ns)  # passes
+    lab.check_compositing(ns)  # passes
     wrong = {**ns, "composite": lambda image, alpha, background: image}
     with pytest.raises(SelfCheckError, match="where alpha is 0"):
-        labtools.check_compositing(wrong)
+        lab.check_compositing(wrong)
     hard = {**ns, "soft_alpha": lambda logits, sigma=1.0: (logits > 0).astype("float32")}
     with pytest.raises(SelfCheckError, match="hard edge"):
-        labtools.check_compositing(hard)
+        lab.check_compositing(hard)
 
     def unanswered(logits, sigma=1.0):
         raise NotImplementedError("Task 6: write the body of soft_alpha()")
 
     with pytest.raises(SelfCheckError, match="still raises NotImplementedError"):
-        labtools.check_compositing({**ns, "soft_alpha": unanswered})
+        lab.check_compositing({**ns, "soft_alpha": unanswered})
     with pytest.raises(SelfCheckError, match="Task 6 is not done yet: there is no `composite`"):
-        labtools.check_compositing({"soft_alpha": _feather})
+        lab.check_compositing({"soft_alpha": _feather})
 
 
 # ------------------------------------------------------------------------- the starter, run
@@ -251,8 +264,12 @@ def test_starter_stops_at_task_1_and_self_checks_guide_then_pass(kernel_env):
 
     starter = nbformat.read(STARTER, as_version=4)
     solution = nbformat.read(SOLUTION, as_version=4)
-    client = NotebookClient(starter, timeout=240, kernel_name="python3",
-                            resources={"metadata": {"path": str(kernel_env)}})
+    client = NotebookClient(
+        starter,
+        timeout=240,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(kernel_env)}},
+    )
 
     def run(text: str) -> str:
         cell = nbformat.v4.new_code_cell(text)
@@ -292,7 +309,9 @@ def test_starter_stops_at_task_1_and_self_checks_guide_then_pass(kernel_env):
         run(by_id["task1_model"])
         assert "Task 1 self-check passed" in run(check1)
         # Task 2: unanswered, then a loss that expects probabilities, then the solution.
-        task2 = next(i for i, c in enumerate(starter.cells) if grading(c).get("grade_id") == "task2_compile")
+        task2 = next(
+            i for i, c in enumerate(starter.cells) if grading(c).get("grade_id") == "task2_compile"
+        )
         assert "NotImplementedError: Task 2" in fails(source(starter.cells[task2]))
         check2 = source(starter.cells[task2 + 1])
         assert "Task 2 is not done yet: the model is not compiled" in fails(check2)

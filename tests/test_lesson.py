@@ -95,7 +95,8 @@ def test_top_level_readme_sends_students_to_the_lesson():
 def test_both_languages_have_the_same_section_structure():
     english, bokmal = headings(ENGLISH), headings(BOKMAL)
     assert [level for level, _ in english] == [level for level, _ in bokmal], (
-        "lesson/README.md and lesson/README.nb.md must have the same headings, level by level")
+        "lesson/README.md and lesson/README.nb.md must have the same headings, level by level"
+    )
     assert len(english) >= 10
 
 
@@ -103,14 +104,17 @@ def test_quizzes_have_5_to_8_answered_questions_in_both_languages():
     sizes = {}
     for doc in (ENGLISH, BOKMAL):
         found = quizzes(doc)
-        assert len(found) == 2, f"{doc.name}: expected a pre- and a post-lesson quiz, found {len(found)}"
+        assert len(found) == 2, (
+            f"{doc.name}: expected a pre- and a post-lesson quiz, found {len(found)}"
+        )
         sizes[doc.name] = []
         for quiz in found:
             answers = re.findall(r"<details>(.*?)</details>", quiz, re.DOTALL)
             questions = re.findall(r"^\*\*\d+\.", quiz, re.MULTILINE)
             assert len(answers) == quiz.count("<details>"), f"{doc.name}: unclosed <details>"
             assert len(questions) == len(answers), (
-                f"{doc.name}: {len(questions)} numbered questions but {len(answers)} answers")
+                f"{doc.name}: {len(questions)} numbered questions but {len(answers)} answers"
+            )
             for answer in answers:
                 summary, _, body = answer.partition("</summary>")
                 assert "<summary>" in summary, f"{doc.name}: an answer block has no <summary>"
@@ -127,7 +131,8 @@ def test_both_languages_show_every_generated_figure_in_the_same_order():
         images = [t for t in MD_IMAGE.findall(prose(doc)) if t.startswith("figures/")]
         shown[doc.name] = images
         assert sorted(Path(t).name for t in images) == expected, (
-            f"{doc.name} must show each generated figure exactly once")
+            f"{doc.name} must show each generated figure exactly once"
+        )
     assert shown[ENGLISH.name] == shown[BOKMAL.name]
 
 
@@ -137,8 +142,13 @@ def two_runs(tmp_path_factory):
     outs = []
     for run in ("first", "second"):
         out = tmp_path_factory.mktemp(run)
-        result = subprocess.run([sys.executable, str(LESSON / "make_figures.py"), "--out", str(out)],
-                                cwd=ROOT, capture_output=True, text=True, timeout=600)
+        result = subprocess.run(
+            [sys.executable, str(LESSON / "make_figures.py"), "--out", str(out)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert result.returncode == 0, f"make_figures.py failed:\n{result.stderr[-3000:]}"
         outs.append(out)
     return outs
@@ -159,7 +169,8 @@ def test_figure_script_is_byte_stable(two_runs):
     for path in sorted(first.iterdir()):
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         assert digest == hashlib.sha256((second / path.name).read_bytes()).hexdigest(), (
-            f"{path.name} differs between two runs")
+            f"{path.name} differs between two runs"
+        )
 
 
 def test_committed_figures_match_a_fresh_run(two_runs):
@@ -175,12 +186,17 @@ def test_committed_figures_match_a_fresh_run(two_runs):
         difference = float(np.abs(new_grey - old_grey).mean())
         assert difference < 2.0, (
             f"{path.name} is out of date (mean grey difference {difference:.1f}): "
-            "run python lesson/make_figures.py")
+            "run python lesson/make_figures.py"
+        )
 
 
 def test_unknown_figure_name_is_refused(tmp_path):
-    result = subprocess.run([sys.executable, str(LESSON / "make_figures.py"), "--out",
-                             str(tmp_path), "99_nope.png"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(LESSON / "make_figures.py"), "--out", str(tmp_path), "99_nope.png"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0 and "99_nope.png" in result.stderr
     assert not list(tmp_path.iterdir())

@@ -38,7 +38,8 @@ def test_dice_loss_matches_keras_dice_on_probabilities():
     keras_dice = keras.losses.Dice(axis=(1, 2, 3), reduction=None)(y_true, metrics.sigmoid(logits))
     np.testing.assert_allclose(_np(ours), _np(keras_dice), rtol=1e-5)
     on_probs = losses.DiceLoss(from_logits=False, smooth=0, reduction=None)(
-        y_true, metrics.sigmoid(logits))
+        y_true, metrics.sigmoid(logits)
+    )
     np.testing.assert_allclose(_np(on_probs), _np(ours), rtol=1e-5)
 
 
@@ -126,8 +127,11 @@ def test_model_with_custom_loss_and_metrics_saves_and_loads(tmp_path):
     y = (x > 0.5).astype(np.float32)
     inputs = keras.Input((8, 8, 1))
     model = keras.Model(inputs, keras.layers.Conv2D(1, 3, padding="same")(inputs))
-    model.compile(optimizer="adam", loss=losses.BCEDiceLoss(dice_weight=0.5),
-                  metrics=losses.segmentation_metrics())
+    model.compile(
+        optimizer="adam",
+        loss=losses.BCEDiceLoss(dice_weight=0.5),
+        metrics=losses.segmentation_metrics(),
+    )
     history = model.fit(x, y, epochs=1, batch_size=2, verbose=0)
     assert {"loss", "dice", "iou"} <= set(history.history)
     before = model.evaluate(x, y, verbose=0, return_dict=True)
@@ -142,8 +146,10 @@ def test_model_with_custom_loss_and_metrics_saves_and_loads(tmp_path):
 
 
 def test_configs_round_trip():
-    for obj in (losses.DiceLoss(from_logits=False, smooth=2.0),
-                losses.BCEDiceLoss(bce_weight=0.3),
-                losses.DiceCoefficient(threshold=0.3, name="d")):
+    for obj in (
+        losses.DiceLoss(from_logits=False, smooth=2.0),
+        losses.BCEDiceLoss(bce_weight=0.3),
+        losses.DiceCoefficient(threshold=0.3, name="d"),
+    ):
         clone = type(obj).from_config(obj.get_config())
         assert clone.get_config() == obj.get_config()

@@ -155,8 +155,12 @@ def test_compare_predictions_one_column_per_model():
 
 
 class _FakeHistory:
-    history = {"loss": [0.9, 0.5, 0.4], "val_loss": [1.0, 0.6, 0.7],
-               "dice": [0.3, 0.6, 0.8], "val_dice": [0.2, 0.7, 0.65]}
+    history = {
+        "loss": [0.9, 0.5, 0.4],
+        "val_loss": [1.0, 0.6, 0.7],
+        "dice": [0.3, 0.6, 0.8],
+        "val_dice": [0.2, 0.7, 0.65],
+    }
 
 
 def test_plot_history_one_labelled_subplot_per_metric():
@@ -198,12 +202,41 @@ def test_plot_score_distribution_groups_and_means():
 
 def test_figures_render_headless(tmp_path):
     images, truth, pred = _cases(2)
-    figures = [plots.show_samples(images, truth),
-               plots.show_predictions(images, truth, pred),
-               plots.compare_predictions(images, truth, {"A": pred}),
-               plots.plot_history(_FakeHistory(), metrics=("loss",)),
-               plots.plot_score_distribution([0.1, 0.9])]
+    figures = [
+        plots.show_samples(images, truth),
+        plots.show_predictions(images, truth, pred),
+        plots.compare_predictions(images, truth, {"A": pred}),
+        plots.plot_history(_FakeHistory(), metrics=("loss",)),
+        plots.plot_score_distribution([0.1, 0.9]),
+    ]
     for k, fig in enumerate(figures):
         path = tmp_path / f"{k}.png"
         fig.savefig(path)
         assert path.stat().st_size > 5000
+
+
+def test_alt_text_comes_from_the_titles_or_a_given_sentence():
+    fig = plots.plot_threshold_scan([0.3, 0.5, 0.7], [0.6, 0.7, 0.65], 0.5, title="Scan")
+    assert plots.alt_text(fig) == "Figure. 1 panel(s): Scan"
+    plots.describe(fig, "Validation Dice peaks at 0.5.")
+    assert plots.alt_text(fig) == "Validation Dice peaks at 0.5."
+
+
+def test_the_notebook_png_output_carries_the_alt_text(monkeypatch):
+    """In a kernel, a figure's PNG output gets {"alt": ...} metadata, which nbconvert uses."""
+    IPython = pytest.importorskip("IPython")
+    from IPython.core.formatters import PNGFormatter
+    from matplotlib.figure import Figure
+
+    png = PNGFormatter()
+    png.for_type(Figure, lambda fig: b"\x89PNG")  # what the inline backend registers
+
+    class Shell:
+        display_formatter = type("DF", (), {"formatters": {"image/png": png}})()
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: Shell())
+    fig = plots.show_images([np.zeros((4, 4, 3), np.uint8)], ["one"], title="Row")
+    data, metadata = png(fig)
+    assert data == b"\x89PNG" and metadata == {"alt": "Figure. Row. 1 panel(s): one"}
+    assert plots.show_images([np.zeros((4, 4, 3), np.uint8)], ["two"], title="Again")
+    assert png(fig)[1] == metadata  # wrapped once, not twice

@@ -7,11 +7,12 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-from segcourse import sandbox as sb
+from segcourse.grader import sandbox as sb
 
 
 def require_sandbox() -> None:
@@ -26,13 +27,21 @@ def require_sandbox() -> None:
 def run_inside(code: str, protected: list[Path], limits: sb.Limits | None = None) -> dict:
     """Run Python `code` in the sandbox as the grader would; it prints one JSON line."""
     limits = limits or sb.Limits(timeout=60, processes=64)
-    args = sb.bwrap_args(protected=protected, rw={}, ro={}, env=sb.base_env(sb.INSIDE_TMP),
-                         chdir=sb.INSIDE_TMP, limits=limits)  # fmt: skip
-    prefix = ""
+    args = sb.bwrap_args(
+        protected=protected,
+        rw={},
+        ro={},
+        env=sb.base_env(sb.INSIDE_TMP),
+        chdir=sb.INSIDE_TMP,
+        limits=limits,
+    )
+    prefix = "import segcourse.grader.worker as w; "
     if os.geteuid() == 0:
-        prefix = f"import segcourse.sandbox as s; s._drop_to({sb.SANDBOX_UID_BASE + 7}); "
-    prefix += f"import segcourse.sandbox as s; s.Limits(**{json.dumps(limits.__dict__)}).apply(); "
-    done = sb.run_command([*args, sys.executable, "-I", "-c", prefix + code], timeout=limits.timeout)
+        prefix += f"w.drop_to({sb.SANDBOX_UID_BASE + 7}); "
+    prefix += f"w.apply_limits({json.dumps(asdict(limits))}); "
+    done = sb.run_command(
+        [*args, sys.executable, "-I", "-c", prefix + code], timeout=limits.timeout
+    )
     assert not done.timed_out, done.output
     return json.loads(done.output.strip().splitlines()[-1])
 
@@ -46,12 +55,12 @@ def test_private_folders_are_empty_and_system_is_read_only(tmp_path):
     code = f"""
 import os, json
 res = {{}}
-res['hidden'] = os.path.exists({str(secret / 'answers.txt')!r})
-res['parent'] = os.path.exists({str(tmp_path / 'instructor' / 'other.txt')!r})
+res['hidden'] = os.path.exists({str(secret / "answers.txt")!r})
+res['parent'] = os.path.exists({str(tmp_path / "instructor" / "other.txt")!r})
 res['home'] = os.listdir('/root') if os.path.isdir('/root') else []
 res['etc'] = os.path.exists('/etc/passwd')
 try:
-    open({str(Path(sb.__file__).parent / 'pwned.txt')!r}, 'w')
+    open({str(Path(sb.__file__).parent / "pwned.txt")!r}, 'w')
     res['write'] = True
 except OSError:
     res['write'] = False
@@ -108,8 +117,14 @@ except OSError as exc:
 
 def test_wall_clock_deadline_kills_the_whole_group():
     require_sandbox()
-    args = sb.bwrap_args(protected=[], rw={}, ro={}, env=sb.base_env(sb.INSIDE_TMP),
-                         chdir=sb.INSIDE_TMP, limits=sb.Limits())  # fmt: skip
+    args = sb.bwrap_args(
+        protected=[],
+        rw={},
+        ro={},
+        env=sb.base_env(sb.INSIDE_TMP),
+        chdir=sb.INSIDE_TMP,
+        limits=sb.Limits(),
+    )
     start = time.monotonic()
     done = sb.run_command([*args, "sh", "-c", "sleep 100 & sleep 100"], timeout=2)
     assert done.timed_out and time.monotonic() - start < 20

@@ -14,7 +14,12 @@ import pytest
 from PIL import Image
 
 from segcourse import synth
+from segcourse.data.layouts import DIAGNOSES, STANDIN_MARKER_FILE
 from segcourse.synth import MADS_FOLDER, PH2_IMAGES
+from segcourse.synth.lesion import area_target
+from segcourse.synth.mads import studio_background
+from segcourse.synth.noise import seeded_rng
+from segcourse.synth.ph2 import class_counts, ph2_size
 
 ID = re.compile(r"^IMD\d{3}$")
 MADS_NAME = re.compile(r"^(HipHop|Jazz|Kata|Taichi|Sports)_(\1)[12]_C[0-2]_(\d{5})\.png$")
@@ -61,7 +66,12 @@ def test_ph2_layout_matches_the_real_archive(ph2):
     assert (ph2 / "Readme.txt").is_file() and (ph2 / "PH2_dataset.txt").is_file()
     cases = sorted(p.name for p in (ph2 / PH2_IMAGES).iterdir())
     assert len(cases) == 10 and all(ID.match(c) for c in cases)
-    assert cases[:4] == ["IMD002", "IMD003", "IMD004", "IMD006"]  # not contiguous, like the real ids
+    assert cases[:4] == [
+        "IMD002",
+        "IMD003",
+        "IMD004",
+        "IMD006",
+    ]  # not contiguous, like the real ids
     for case in cases:
         folder = ph2 / PH2_IMAGES / case
         image = folder / f"{case}_Dermoscopic_Image" / f"{case}.bmp"
@@ -72,12 +82,16 @@ def test_ph2_layout_matches_the_real_archive(ph2):
             assert img.size == mask.size
             width, height = img.size
             assert 761 <= width <= 769 and 553 <= height <= 577
-        assert {p.name for p in folder.iterdir()} <= {f"{case}_Dermoscopic_Image", f"{case}_lesion", f"{case}_roi"}
+        assert {p.name for p in folder.iterdir()} <= {
+            f"{case}_Dermoscopic_Image",
+            f"{case}_lesion",
+            f"{case}_roi",
+        }
 
 
 def test_ph2_sizes_vary_and_767x576_is_most_common():
-    rngs = [synth._rng(0, 1, i) for i in range(300)]
-    sizes = [synth._ph2_size(r) for r in rngs]
+    rngs = [seeded_rng(0, 1, i) for i in range(300)]  # the generator render_ph2_case draws from
+    sizes = [ph2_size(r) for r in rngs]
     values, counts = np.unique(np.array(sizes), axis=0, return_counts=True)
     assert tuple(values[counts.argmax()]) == (767, 576)
     assert len(values) > 20
@@ -90,7 +104,14 @@ def test_ph2_roi_folders_hold_colour_region_masks(ph2):
         case = folder.name[:-4]
         files = sorted(folder.iterdir())
         assert files and all(re.fullmatch(rf"{case}_R\d+_Label[1-6]\.bmp", f.name) for f in files)
-        lesion = np.asarray(Image.open(ph2 / PH2_IMAGES / case / f"{case}_lesion" / f"{case}_lesion.bmp").convert("L")) > 0
+        lesion = (
+            np.asarray(
+                Image.open(
+                    ph2 / PH2_IMAGES / case / f"{case}_lesion" / f"{case}_lesion.bmp"
+                ).convert("L")
+            )
+            > 0
+        )
         for f in files:
             assert bmp_bits(f) == 1
             region = np.asarray(Image.open(f).convert("L")) > 0
@@ -120,15 +141,23 @@ def test_ph2_metadata_rows_parse_like_the_real_file(ph2):
         assert codes and set(codes) <= set(range(1, 7))
     assert sorted(clinical) == [0] * 4 + [1] * 4 + [2] * 2
     assert synth.read_ph2_metadata(ph2 / "PH2_dataset.txt") == dict(
-        zip([r.split("||")[1].strip() for r in rows], [synth.DIAGNOSES[c] for c in clinical], strict=True))
+        zip(
+            [r.split("||")[1].strip() for r in rows],
+            [DIAGNOSES[str(c)] for c in clinical],
+            strict=True,
+        )
+    )
 
 
 def test_class_mix_scales_with_n():
-    assert synth._class_counts(200) == [80, 80, 40]
-    assert synth._class_counts(10) == [4, 4, 2]
+    assert class_counts(200) == [80, 80, 40]
+    assert class_counts(10) == [4, 4, 2]
     for n in (1, 3, 7, 33, 199):
-        counts = synth._class_counts(n)
-        assert sum(counts) == n and max(abs(c - n * f) for c, f in zip(counts, (0.4, 0.4, 0.2), strict=True)) < 1
+        counts = class_counts(n)
+        assert (
+            sum(counts) == n
+            and max(abs(c - n * f) for c, f in zip(counts, (0.4, 0.4, 0.2), strict=True)) < 1
+        )
 
 
 # ----------------------------------------------------------------------------- PH2 realism
@@ -152,7 +181,9 @@ def test_ph2_lesion_and_skin_colours_in_documented_ranges(ph2_sample):
         h, w = mask.shape
         yy, xx = np.ogrid[:h, :w]
         central = np.hypot((yy - h / 2) / (h / 2), (xx - w / 2) / (w / 2)) < 0.85
-        ring = ndimage.binary_dilation(mask, iterations=40) & ~ndimage.binary_dilation(mask, iterations=10)
+        ring = ndimage.binary_dilation(mask, iterations=40) & ~ndimage.binary_dilation(
+            mask, iterations=10
+        )
         lesion.append(img[mask].mean(0))
         if (ring & central).sum() > 500:
             skin.append(img[ring & central].mean(0))
@@ -168,8 +199,16 @@ def test_ph2_vignette_darkens_corners(ph2_sample):
     corners = []
     for image, _, _, _ in ph2_sample:
         grey = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-        corners.append(np.mean([grey[:16, :16].mean(), grey[:16, -16:].mean(),
-                                grey[-16:, :16].mean(), grey[-16:, -16:].mean()]))
+        corners.append(
+            np.mean(
+                [
+                    grey[:16, :16].mean(),
+                    grey[:16, -16:].mean(),
+                    grey[-16:, :16].mean(),
+                    grey[-16:, -16:].mean(),
+                ]
+            )
+        )
     corners = np.array(corners)
     assert 20 < corners.mean() < 95  # real: about 56
     assert 0.3 <= (corners < 30).mean() <= 0.85  # real: about 60 % nearly black
@@ -185,7 +224,7 @@ def test_ph2_area_fractions_spread_like_the_real_data(ph2_sample):
 
 def test_area_targets_match_documented_distribution():
     rng = np.random.default_rng(0)
-    areas = np.array([synth._area_target(rng, d) for d in [0] * 800 + [1] * 800 + [2] * 400])
+    areas = np.array([area_target(rng, d) for d in [0] * 800 + [1] * 800 + [2] * 400])
     assert 0.19 < np.median(areas) < 0.27  # real: median 23 %
     assert 0.28 < areas.mean() < 0.36  # real: mean 32 %
     assert areas.min() >= 0.03 and areas.max() <= 0.98
@@ -202,8 +241,6 @@ def test_melanomas_often_touch_the_border():
 
 def test_hairs_are_painted_but_not_in_the_mask():
     for i in range(40):
-        rng = synth._rng(0, 1, i)
-        synth._ph2_size(rng)
         image, mask, _, _ = synth.render_ph2_case(0, i, 0)
         grey = image.astype(np.float32).mean(2)
         skin = ~mask
@@ -232,7 +269,11 @@ def test_mads_layout_and_df_csv(mads):
         match = MADS_NAME.match(name)
         assert match and int(match.group(3)) % 10 == 0
         assert mask == f"masks/{name}" and collage == f"collages/{name[:-4]}.jpg"
-        with Image.open(inner / image) as img, Image.open(inner / mask) as m, Image.open(inner / collage) as c:
+        with (
+            Image.open(inner / image) as img,
+            Image.open(inner / mask) as m,
+            Image.open(inner / collage) as c,
+        ):
             assert img.format == "PNG" and img.mode == "RGB" and img.size == (512, 384)
             assert m.format == "PNG" and m.mode == "L" and m.size == (512, 384)
             assert c.format == "JPEG" and c.size == (1024, 384)
@@ -247,9 +288,13 @@ def test_mads_distractor_is_visible_but_not_in_the_mask():
     for i in range(30):
         action = synth.MADS_ACTIONS[i % 5]
         image, mask, distractor = synth.render_mads_frame(0, i, action, 1, i % 3)
-        background, _ = synth._studio(0, synth.MADS_ACTIONS.index(action) * 100 + 10 + i % 3, 512, 384)
+        background, _ = studio_background(
+            0, synth.MADS_ACTIONS.index(action) * 100 + 10 + i % 3, 512, 384
+        )
         changed = np.abs(image.astype(np.int16) - background).max(2) > 25
-        assert mask.any() and changed[mask].mean() > 0.3, "the performer is painted where the mask is"
+        assert mask.any() and changed[mask].mean() > 0.3, (
+            "the performer is painted where the mask is"
+        )
         if distractor.any():
             found += 1
             assert not (distractor & mask).any()
@@ -258,8 +303,12 @@ def test_mads_distractor_is_visible_but_not_in_the_mask():
 
 
 def test_mads_poses_vary():
-    masks = [synth.render_mads_frame(2, i, a, 1, 0)[1] for i, a in enumerate(synth.MADS_ACTIONS * 2)]
-    widths = [np.ptp(np.nonzero(m.any(0))[0]) / max(1, np.ptp(np.nonzero(m.any(1))[0])) for m in masks]
+    masks = [
+        synth.render_mads_frame(2, i, a, 1, 0)[1] for i, a in enumerate(synth.MADS_ACTIONS * 2)
+    ]
+    widths = [
+        np.ptp(np.nonzero(m.any(0))[0]) / max(1, np.ptp(np.nonzero(m.any(1))[0])) for m in masks
+    ]
     assert np.ptp(widths) > 0.4, "from upright to spread-out poses"
     centres = [np.nonzero(m.any(0))[0].mean() for m in masks]
     assert np.ptp(centres) > 100, "people stand in different places"
@@ -288,7 +337,9 @@ def test_refuses_to_overwrite_user_files(tmp_path):
     with pytest.raises(ValueError, match="not written by segcourse.synth"):
         synth.synth_ph2(tmp_path, n=1, progress=False, overwrite=True)
     assert (user / "notes.txt").read_text() == "mine"
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no staging folder left behind"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], (
+        "no staging folder left behind"
+    )
 
 
 def test_overwrite_replaces_an_earlier_stand_in(tmp_path):
@@ -297,7 +348,7 @@ def test_overwrite_replaces_an_earlier_stand_in(tmp_path):
         synth.synth_mads(tmp_path, n=3, progress=False)
     again = synth.synth_mads(tmp_path, n=3, seed=1, progress=False, overwrite=True)
     assert again == first and len(list((again / MADS_FOLDER / "images").iterdir())) == 3
-    assert (again / synth.MARKER).is_file()
+    assert (again / STANDIN_MARKER_FILE).is_file()
 
 
 def test_empty_destination_folder_is_fine(tmp_path):
@@ -325,7 +376,9 @@ def test_preview_is_a_small_png(tmp_path):
 
 
 def test_no_deep_learning_backend_is_imported():
-    code = ("import sys, segcourse.synth; "
-            "bad = [m for m in ('keras', 'tensorflow', 'torch', 'jax') if m in sys.modules]; "
-            "sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, segcourse.synth; "
+        "bad = [m for m in ('keras', 'tensorflow', 'torch', 'jax') if m in sys.modules]; "
+        "sys.exit(1 if bad else 0)"
+    )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -79,7 +79,11 @@ keras.Model(inputs, outputs).save(Path(OUTPUT_DIR) / "model.keras")  # "everythi
 def notebook(*sources: str, parameters: str | None = PARAMETERS) -> dict:
     """A notebook (nbformat 4) with an optional `parameters` cell and code cells."""
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     cells = [nbformat.v4.new_markdown_cell("# Body segmentation lab (test submission)")]
     if parameters is not None:
         cells.append(nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}))

@@ -1,9 +1,10 @@
-"""Run untrusted student code in a bubblewrap sandbox with resource limits.
+"""The bubblewrap sandbox around untrusted student code: mounts, namespaces, limits, uid.
 
-The grader (`segcourse.grading`) runs two kinds of work here: a student's notebook
-(`run_notebook`, executed with nbclient, so the kernel is a child of the sandboxed runner) and
-the evaluation of the model it saved (`evaluate`, which reads the hidden data). Both run as
-`python -I -m segcourse.sandbox ...` inside `bwrap`:
+The grader (`segcourse.grader.batch`) runs two kinds of work here: a student's notebook
+(executed with nbclient, so the kernel is a child of the sandboxed runner) and the evaluation
+of the model it saved (which reads the hidden data). Both run as
+`python -I -m segcourse.grader.worker ...` inside `bwrap` (everything that runs inside lives in
+`worker.py`; this module only launches it):
 
 - the system is mounted read-only (`--ro-bind / /`); every private place is then covered by an
   empty tmpfs: `/tmp`, `/var/tmp`, `/root`, `/home`, `/mnt`, `/media`, `/srv`, `/run/user`, the
@@ -16,24 +17,22 @@ the evaluation of the model it saved (`evaluate`, which reads the hidden data). 
   `SEGCOURSE_CACHE`, with the MADS stand-in bound read-only at `/tmp/cache/synthetic/mads`);
 - new network, PID, IPC and UTS namespaces (no network at all: only a loopback of its own),
   `--die-with-parent`, `--new-session`, `--clearenv` with a minimal environment;
-- limits set by the runner on itself before anything else (inherited by the kernel): address
-  space, processes, file size, no core files; the grader adds a wall-clock deadline and nbclient
-  a per-cell timeout (the time left).
+- limits (`Limits`, passed to the worker as JSON) set by the worker on itself before anything
+  else (inherited by the kernel): address space, processes, file size, no core files; the
+  grader adds a wall-clock deadline and nbclient a per-cell timeout (the time left).
 
 Process limits need an unprivileged user: Linux does not enforce RLIMIT_NPROC for root. When
 the grader runs as root, bwrap runs privileged (no user namespace) and keeps only
-CAP_SETUID/CAP_SETGID, and the runner switches to a dedicated uid (one per parallel job, so a
+CAP_SETUID/CAP_SETGID, and the worker switches to a dedicated uid (one per parallel job, so a
 fork bomb cannot starve the other jobs) before running any student code; as an ordinary user,
 bwrap makes a user namespace and the limits count that namespace only.
 """
 
 from __future__ import annotations
 
-import argparse
 import collections
 import json
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -51,6 +50,7 @@ INSIDE_CACHE = INSIDE_TMP / "cache"
 INSIDE_STANDIN = INSIDE_CACHE / "synthetic" / "mads"
 INSIDE_HIDDEN = INSIDE_TMP / "hidden"
 SANDBOX_UID_BASE = 61000  # uid of sandboxed code when the grader is root (+ the job slot)
+WORKER = "segcourse.grader.worker"  # the module that runs inside, started with python -m
 STANDARD_PRIVATE = ("/tmp", "/var/tmp", "/root", "/home", "/mnt", "/media", "/srv", "/run/user")
 
 
@@ -60,7 +60,7 @@ class SandboxUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits for one sandboxed run."""
+    """Resource limits for one sandboxed run (the worker gets them as JSON and applies them)."""
 
     timeout: float = 1800.0  # wall-clock seconds for the whole run
     memory_gb: float = 8.0  # address space (RLIMIT_AS) of each process
@@ -68,18 +68,6 @@ class Limits:
     file_mb: int = 512  # largest file it may write (RLIMIT_FSIZE)
     tmp_mb: int = 2048  # size of the /tmp tmpfs inside the sandbox
     output_mb: float = 10.0  # cap on the stored outputs of an executed notebook
-
-    def apply(self) -> None:
-        """Set the rlimits on the current process (inherited by every child)."""
-        for name, value in (
-            ("RLIMIT_AS", int(self.memory_gb * 2**30)),
-            ("RLIMIT_NPROC", int(self.processes)),
-            ("RLIMIT_FSIZE", int(self.file_mb * 2**20)),
-            ("RLIMIT_CORE", 0),
-        ):
-            soft, hard = resource.getrlimit(getattr(resource, name))
-            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-            resource.setrlimit(getattr(resource, name), (value, value))
 
 
 @dataclass
@@ -136,7 +124,7 @@ def stack_paths() -> list[Path]:
     """Folders the sandboxed Python needs: interpreter, virtual env, site-packages, segcourse."""
     found = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix)]
     found += [Path(p) for p in sys.path if p and Path(p).is_dir()]
-    found.append(Path(__file__).resolve().parent)
+    found.append(Path(__file__).resolve().parents[1])  # the segcourse package
     found.append(Path(os.path.realpath(sys.executable)).parent)
     return _dedupe(p.resolve() for p in found)
 
@@ -297,12 +285,12 @@ def sandboxed_python(
     drop_privileges: bool = True,
     wall: float | None = None,
 ) -> RunResult:
-    """Run `python -I -m segcourse.sandbox MODULE_ARGS` in the sandbox (or, with
+    """Run `python -I -m segcourse.grader.worker MODULE_ARGS` in the sandbox (or, with
     `sandbox=False`, as a plain subprocess with the same limits and host paths). `wall` is the
     hard deadline (default `limits.timeout`) after which the whole process group is killed."""
     wall = wall or limits.timeout
     uid = SANDBOX_UID_BASE + slot if (os.geteuid() == 0 and drop_privileges) else -1
-    cmd = [sys.executable, "-I", "-m", "segcourse.sandbox", "--limits", json.dumps(asdict(limits))]
+    cmd = [sys.executable, "-I", "-m", WORKER, "--limits", json.dumps(asdict(limits))]
     if uid > 0:
         cmd += ["--uid", str(uid)]
     if not sandbox:
@@ -337,119 +325,3 @@ def _chown_tree(root: Path, uid: int) -> None:
     for folder, dirs, files in os.walk(root):
         for name in dirs + files:
             os.chown(os.path.join(folder, name), uid, uid, follow_symlinks=False)
-
-
-def _drop_to(uid: int) -> None:
-    """Become `uid` for good (all capabilities go with root's uid)."""
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)
-    if os.getuid() != uid or os.geteuid() != uid:
-        raise SystemExit(f"sandbox: could not switch to uid {uid}")
-
-
-# ------------------------------------------------------------------------------ inside: notebook
-
-
-def run_notebook(src: Path, dest: Path, status_path: Path, cwd: Path, limits: Limits) -> dict:
-    """Execute a notebook with nbclient under a deadline; save it (outputs capped) and a status."""
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-
-    nb = nbformat.read(src, as_version=4)
-    deadline = time.monotonic() + limits.timeout
-    state = {"cell": None}
-    cap = int(limits.output_mb * 2**20)
-
-    class CappedClient(NotebookClient):
-        """An nbclient client that stops storing outputs beyond the size cap."""
-
-        stored = 0
-        truncated = False
-
-        def output(self, outs, msg, display_id, cell_index):
-            size = len(json.dumps(msg.get("content", {}), default=str))
-            if self.stored + size > cap:
-                if not self.truncated:
-                    note = f"[output truncated by the grader: over {limits.output_mb:g} MB]\n"
-                    outs.append(nbformat.v4.new_output("stream", name="stderr", text=note))
-                self.truncated = True
-                return None
-            self.stored += size
-            return super().output(outs, msg, display_id, cell_index)
-
-    def on_start(cell, cell_index, **_):
-        state["cell"] = cell_index
-
-    client = CappedClient(
-        nb,
-        kernel_name="python3",
-        timeout_func=lambda cell: max(1, int(deadline - time.monotonic())),
-        startup_timeout=300,
-        resources={"metadata": {"path": str(cwd)}},
-        on_cell_start=on_start,
-    )
-    status: dict = {"status": "ok", "reason": "", "cell": None}
-    try:
-        client.execute()
-    except CellTimeoutError:
-        status = {"status": "timeout", "cell": state["cell"],
-                  "reason": f"the notebook ran past its {limits.timeout:g} s limit"}  # fmt: skip
-    except DeadKernelError:
-        status = {"status": "kernel_died", "cell": state["cell"],
-                  "reason": "the kernel died (crashed, exited or was killed)"}  # fmt: skip
-    except CellExecutionError as exc:
-        ename = getattr(exc, "ename", "") or "Error"
-        evalue = str(getattr(exc, "evalue", ""))[:300]
-        kind = "memory" if ename == "MemoryError" else "cell_error"
-        status = {"status": kind, "cell": state["cell"], "ename": ename,
-                  "reason": f"{ename}: {evalue}".strip()}  # fmt: skip
-    except Exception as exc:  # noqa: BLE001 - any runner failure is reported, not raised
-        status = {"status": "kernel_died", "cell": state["cell"],
-                  "reason": f"{type(exc).__name__}: {str(exc)[:300]}"}  # fmt: skip
-    status["truncated"] = client.truncated
-    nbformat.write(nb, dest)
-    status_path.write_text(json.dumps(status))
-    return status
-
-
-# ------------------------------------------------------------------------------ entry point
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -I -m segcourse.sandbox --limits JSON [--uid U] notebook|evaluate ...` (internal)."""
-    parser = argparse.ArgumentParser(prog="python -m segcourse.sandbox")
-    parser.add_argument("--limits", required=True)
-    parser.add_argument("--uid", type=int, default=-1)
-    sub = parser.add_subparsers(dest="command", required=True)
-    nb = sub.add_parser("notebook")
-    nb.add_argument("src", type=Path)
-    nb.add_argument("dest", type=Path)
-    nb.add_argument("status", type=Path)
-    nb.add_argument("--cwd", type=Path, required=True)
-    ev = sub.add_parser("evaluate")
-    ev.add_argument("model", type=Path)
-    ev.add_argument("hidden", type=Path)
-    ev.add_argument("result", type=Path)
-    ev.add_argument("--size", type=int, nargs=2, required=True)
-    args = parser.parse_args(argv)
-    limits = Limits(**json.loads(args.limits))
-    if args.uid > 0:
-        _drop_to(args.uid)
-    limits.apply()
-    if args.command == "notebook":
-        for var in ("JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "IPYTHONDIR", "MPLCONFIGDIR"):
-            if os.environ.get(var):
-                Path(os.environ[var]).mkdir(parents=True, exist_ok=True)
-        run_notebook(args.src, args.dest, args.status, args.cwd, limits)
-        return 0
-    from .grading import evaluate_model
-
-    result = evaluate_model(args.model, args.hidden, tuple(args.size))
-    args.result.write_text(json.dumps(result))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

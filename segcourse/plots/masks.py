@@ -1,10 +1,5 @@
-"""Figures for the course: samples, predictions with error maps, training curves, score spreads.
-
-Every function returns a titled matplotlib Figure with labelled axes and never calls
-`plt.show()`: in a notebook the figure appears at the end of the cell (assign the result,
-`fig = ...`, to avoid seeing it twice); in scripts save it with `fig.savefig(...)`.
-Colours come from the Okabe-Ito palette, which stays distinguishable with colour blindness.
-"""
+"""Pictures of images and masks: overlays, outlines, error maps, and grids of samples and
+predictions with their scores."""
 
 from __future__ import annotations
 
@@ -15,15 +10,16 @@ import numpy as np
 from matplotlib.colors import to_rgb
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator
 from scipy import ndimage
+
+from segcourse.plots.alt_text import with_alt_text
 
 # Okabe-Ito colours (RGB 0-255): error-map classes and contour colours.
 ERROR_COLORS = {
-    "TN": (0, 0, 0),          # background, right: black
-    "TP": (187, 187, 187),    # lesion, right: light grey
-    "FP": (230, 159, 0),      # predicted but not true: orange
-    "FN": (86, 180, 233),     # true but missed: sky blue
+    "TN": (0, 0, 0),  # background, right: black
+    "TP": (187, 187, 187),  # lesion, right: light grey
+    "FP": (230, 159, 0),  # predicted but not true: orange
+    "FN": (86, 180, 233),  # true but missed: sky blue
 }
 ERROR_LABELS = {
     "TP": "true positive (found)",
@@ -31,7 +27,7 @@ ERROR_LABELS = {
     "FN": "false negative (missed)",
     "TN": "true negative",
 }
-TRUTH_COLOR = "#009E73"       # bluish green
+TRUTH_COLOR = "#009E73"  # bluish green
 PREDICTION_COLOR = "#F0E442"  # yellow
 
 
@@ -43,7 +39,9 @@ def _image_rgb(image) -> np.ndarray:
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=-1)
     if img.ndim != 3 or img.shape[-1] not in (3, 4):
-        raise ValueError(f"image has shape {np.shape(image)}: expected (H, W), (H, W, 1) or (H, W, 3)")
+        raise ValueError(
+            f"image has shape {np.shape(image)}: expected (H, W), (H, W, 1) or (H, W, 3)"
+        )
     img = img[..., :3]
     if img.dtype == np.uint8:
         return img
@@ -118,14 +116,18 @@ def error_map(y_true, y_pred) -> np.ndarray:
 
 def _error_legend():
     """Legend handles for the error-map colours."""
-    return [Patch(facecolor=np.array(ERROR_COLORS[k]) / 255, edgecolor="0.3", label=ERROR_LABELS[k])
-            for k in ("TP", "FP", "FN", "TN")]
+    return [
+        Patch(facecolor=np.array(ERROR_COLORS[k]) / 255, edgecolor="0.3", label=ERROR_LABELS[k])
+        for k in ("TP", "FP", "FN", "TN")
+    ]
 
 
 def _contour_legend():
     """Legend handles for truth and prediction outlines."""
-    return [Line2D([], [], color=TRUTH_COLOR, lw=3, label="truth outline"),
-            Line2D([], [], color=PREDICTION_COLOR, lw=3, label="prediction outline")]
+    return [
+        Line2D([], [], color=TRUTH_COLOR, lw=3, label="truth outline"),
+        Line2D([], [], color=PREDICTION_COLOR, lw=3, label="prediction outline"),
+    ]
 
 
 def _batch(array, name: str) -> np.ndarray:
@@ -177,8 +179,14 @@ def _check_lengths(**arrays) -> int:
     return next(iter(lengths.values()))
 
 
-def show_samples(images, masks=None, titles=None, n=None, color=TRUTH_COLOR,
-                 title="Samples: image, mask and outline"):
+def show_samples(
+    images,
+    masks=None,
+    titles=None,
+    n=None,
+    color=TRUTH_COLOR,
+    title="Samples: image, mask and outline",
+):
     """A grid with one column per sample and three rows: image, mask, image with the mask's outline.
 
     `images` may be a dataset (anything with `.images`, `.masks` and `.ids`, e.g. what
@@ -186,8 +194,10 @@ def show_samples(images, masks=None, titles=None, n=None, color=TRUTH_COLOR,
     """
     if masks is None:
         if not (hasattr(images, "images") and hasattr(images, "masks")):
-            raise ValueError("show_samples needs masks, or a dataset with .images and .masks "
-                             "(e.g. segcourse.load_ph2()) as its first argument")
+            raise ValueError(
+                "show_samples needs masks, or a dataset with .images and .masks "
+                "(e.g. segcourse.load_ph2()) as its first argument"
+            )
         data = images
         images, masks = data.images, data.masks
         titles = getattr(data, "ids", None) if titles is None else titles
@@ -200,25 +210,42 @@ def show_samples(images, masks=None, titles=None, n=None, color=TRUTH_COLOR,
         mask = _mask2d(masks[i], f"masks[{i}]")
         _panel(axes[0, i], _image_rgb(images[i]), names[i], "image" if i == 0 else None)
         _panel(axes[1, i], mask, f"mask ({mask.mean():.0%} foreground)", "mask" if i == 0 else None)
-        _panel(axes[2, i], overlay(images[i], mask, color=color), "outline", "overlay" if i == 0 else None)
+        _panel(
+            axes[2, i],
+            overlay(images[i], mask, color=color),
+            "outline",
+            "overlay" if i == 0 else None,
+        )
     fig.suptitle(title)
-    return fig
+    return with_alt_text(fig)
 
 
-def show_predictions(images, y_true, y_pred, titles=None, scores=True, n=None,
-                     title="Predictions: image, truth, prediction, outlines, errors"):
+def show_predictions(
+    images,
+    y_true,
+    y_pred,
+    titles=None,
+    scores=True,
+    n=None,
+    title="Predictions: image, truth, prediction, outlines, errors",
+):
     """One row per image: image, truth, prediction, both outlines, error map; Dice in the titles.
 
     `y_pred` must be binary: threshold model outputs first (`logits > 0`, `probs > 0.5`).
     `n` shows only the first n images. A legend explains the outline and error-map colours.
     """
-    images, y_true, y_pred = (_batch(images, "images"), _batch(y_true, "y_true"),
-                              _batch(y_pred, "y_pred"))
+    images, y_true, y_pred = (
+        _batch(images, "images"),
+        _batch(y_true, "y_true"),
+        _batch(y_pred, "y_pred"),
+    )
     images, y_true, y_pred, titles = _first(n, images, y_true, y_pred, titles)
     n = _check_lengths(images=images, y_true=y_true, y_pred=y_pred)
     names = _titles(titles, n)
     dice = _dice_scores(y_true, y_pred) if scores else None
-    fig, axes = plt.subplots(n, 5, figsize=(12.5, 2.6 * n + 0.9), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        n, 5, figsize=(12.5, 2.6 * n + 0.9), squeeze=False, layout="constrained"
+    )
     for i in range(n):
         t, p = _mask2d(y_true[i], f"y_true[{i}]"), _mask2d(y_pred[i], f"y_pred[{i}]")
         both = overlay(overlay(images[i], t, TRUTH_COLOR, fill=0), p, PREDICTION_COLOR, fill=0)
@@ -231,13 +258,25 @@ def show_predictions(images, y_true, y_pred, titles=None, scores=True, n=None,
     if scores:
         title = f"{title}\nmean Dice {dice.mean():.3f} over {n} image{'s' if n > 1 else ''}"
     fig.suptitle(title)
-    fig.legend(handles=_contour_legend() + _error_legend(), loc="outside lower center", ncol=6,
-               fontsize=8, frameon=False)
-    return fig
+    fig.legend(
+        handles=_contour_legend() + _error_legend(),
+        loc="outside lower center",
+        ncol=6,
+        fontsize=8,
+        frameon=False,
+    )
+    return with_alt_text(fig)
 
 
-def compare_predictions(images, y_true, preds: Mapping[str, np.ndarray], titles=None, scores=True,
-                        n=None, title="Model comparison: errors of each model"):
+def compare_predictions(
+    images,
+    y_true,
+    preds: Mapping[str, np.ndarray],
+    titles=None,
+    scores=True,
+    n=None,
+    title="Model comparison: errors of each model",
+):
     """One row per image: image with the truth outline, truth, then each model's error map and Dice.
 
     `preds` maps a model name to its binary predictions; `n` shows only the first n images.
@@ -247,26 +286,36 @@ def compare_predictions(images, y_true, preds: Mapping[str, np.ndarray], titles=
         raise ValueError("preds is empty: give {model name: binary predictions}")
     preds = {name: _first(n, _batch(p, f"preds[{name!r}]"))[0] for name, p in preds.items()}
     images, y_true, titles = _first(n, images, y_true, titles)
-    n = _check_lengths(images=images, y_true=y_true, **{f"preds[{k!r}]": v for k, v in preds.items()})
+    n = _check_lengths(
+        images=images, y_true=y_true, **{f"preds[{k!r}]": v for k, v in preds.items()}
+    )
     names = _titles(titles, n)
     dice = {name: _dice_scores(y_true, p) for name, p in preds.items()} if scores else {}
     cols = 2 + len(preds)
-    fig, axes = plt.subplots(n, cols, figsize=(2.5 * cols, 2.6 * n + 0.9), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        n, cols, figsize=(2.5 * cols, 2.6 * n + 0.9), squeeze=False, layout="constrained"
+    )
     for i in range(n):
         t = _mask2d(y_true[i], f"y_true[{i}]")
-        _panel(axes[i, 0], overlay(images[i], t, TRUTH_COLOR, fill=0), f"{names[i]} + truth outline")
+        _panel(
+            axes[i, 0], overlay(images[i], t, TRUTH_COLOR, fill=0), f"{names[i]} + truth outline"
+        )
         _panel(axes[i, 1], t, "truth")
         for j, (model, p) in enumerate(preds.items()):
             score = f"\nDice {dice[model][i]:.3f}" if scores else ""
-            _panel(axes[i, 2 + j], error_map(t, _mask2d(p[i], f"preds[{model!r}][{i}]")),
-                   f"{model}{score}")
+            _panel(
+                axes[i, 2 + j],
+                error_map(t, _mask2d(p[i], f"preds[{model!r}][{i}]")),
+                f"{model}{score}",
+            )
     if scores:
         means = ", ".join(f"{model} {d.mean():.3f}" for model, d in dice.items())
         title = f"{title}\nmean Dice: {means}"
     fig.suptitle(title)
-    fig.legend(handles=_error_legend(), loc="outside lower center", ncol=4, fontsize=8, frameon=False)
-    return fig
+    fig.legend(
+        handles=_error_legend(), loc="outside lower center", ncol=4, fontsize=8, frameon=False
+    )
+    return with_alt_text(fig)
 
 
 def _dice_scores(y_true, y_pred) -> np.ndarray:
@@ -276,84 +325,15 @@ def _dice_scores(y_true, y_pred) -> np.ndarray:
     return dice(y_true, y_pred)
 
 
-def _history_dict(history) -> dict[str, list[float]]:
-    """The metric lists of a Keras History (its .history) or of a plain dict."""
-    data = getattr(history, "history", history)
-    if not isinstance(data, Mapping):
-        raise ValueError(f"expected a Keras History or a dict of lists, got {type(history).__name__}")
-    return {k: [float(v) for v in values] for k, values in data.items()}
-
-
-def plot_history(history, metrics: Sequence[str] = ("loss", "dice", "iou"),
-                 title="Training curves"):
-    """Train and validation curves, one subplot per metric, best validation epoch marked."""
-    data = _history_dict(history)
-    if isinstance(metrics, str):
-        metrics = (metrics,)
-    missing = [m for m in metrics if m not in data and f"val_{m}" not in data]
-    if missing:
-        raise ValueError(
-            f"history has no {', '.join(map(repr, missing))}; it has {sorted(data)}. "
-            "Pass metrics=(...) with names the model was compiled with."
-        )
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False,
-                             layout="constrained")
-    for ax, name in zip(axes[0], metrics, strict=True):
-        lower_is_better = "loss" in name
-        for key, label, style in ((name, "train", "-"), (f"val_{name}", "validation", "--")):
-            if key not in data:
-                continue
-            values = np.asarray(data[key])
-            epochs = np.arange(1, len(values) + 1)
-            ax.plot(epochs, values, style, marker="o" if len(values) < 30 else None, ms=3, label=label)
-            if key.startswith("val_") and len(values):
-                best = int(np.argmin(values) if lower_is_better else np.argmax(values))
-                ax.plot(epochs[best], values[best], "*", ms=12, color="k",
-                        label=f"best validation: {values[best]:.3f} (epoch {best + 1})")
-        ax.set_title(name)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(name)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+def show_images(pictures, titles: Sequence[str], title: str):
+    """A row of pictures (RGB, grey or overlays) with one title each and a figure title."""
+    pictures = list(pictures)
+    if len(titles) != len(pictures):
+        raise ValueError(f"{len(pictures)} pictures but {len(titles)} titles")
+    fig, axes = plt.subplots(
+        1, len(pictures), figsize=(3.7 * len(pictures), 4), squeeze=False, layout="constrained"
+    )
+    for ax, picture, name in zip(axes[0], pictures, titles, strict=True):
+        _panel(ax, np.asarray(picture), name)
     fig.suptitle(title)
-    return fig
-
-
-def plot_score_distribution(scores, groups=None, metric="Dice", group_label="diagnosis",
-                            title=None):
-    """Per-image scores as a box plot with every point and the mean per group (e.g. diagnosis)."""
-    scores = np.asarray(scores, dtype=np.float64).ravel()
-    if scores.size == 0:
-        raise ValueError("scores is empty")
-    if groups is None:
-        groups = ["all images"] * len(scores)
-        group_label = ""
-    groups = ["unknown" if g is None else str(g) for g in groups]
-    if len(groups) != len(scores):
-        raise ValueError(f"got {len(groups)} groups for {len(scores)} scores")
-    names = sorted(set(groups) - {"unknown"}) + (["unknown"] if "unknown" in groups else [])
-    values = [scores[np.array(groups) == g] for g in names]
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.8 * len(names) + 1.5), 4.0), layout="constrained")
-    positions = np.arange(1, len(names) + 1)
-    ax.boxplot(values, positions=positions, widths=0.5, showfliers=False,
-               medianprops={"color": "0.2"})
-    rng = np.random.default_rng(0)
-    for pos, v in zip(positions, values, strict=True):
-        ax.scatter(pos + rng.uniform(-0.15, 0.15, len(v)), v, s=14, alpha=0.7, color="#0072B2",
-                   zorder=3)
-        ax.plot(pos, v.mean(), "D", color="#D55E00", ms=8, zorder=4)
-        ax.annotate(f"mean\n{v.mean():.3f}", (pos + 0.28, v.mean()), va="center", fontsize=8,
-                    color="#D55E00")
-    ax.set_xticks(positions, [f"{g}\n(n={len(v)})" for g, v in zip(names, values, strict=True)])
-    ax.set_xlim(0.4, len(names) + 0.9)
-    ax.set_xlabel(group_label or "images")
-    ax.set_ylabel(metric)
-    if scores.min() >= 0 and scores.max() <= 1:
-        ax.set_ylim(min(0.0, scores.min()) - 0.02, 1.02)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(handles=[Line2D([], [], ls="", marker="D", color="#D55E00", label="mean"),
-                       Line2D([], [], ls="", marker="o", color="#0072B2", label="one image")],
-              fontsize=8, loc="lower left")
-    ax.set_title(title or f"{metric} per image" + (f" by {group_label}" if group_label else ""))
-    return fig
+    return with_alt_text(fig)

@@ -1,0 +1,359 @@
+"""Grading a batch: `grade()` runs every submission of a shard through its pipeline (unpack,
+re-run in the sandbox, check the hand-in files, score the model on hidden data, write the
+reports); `merge()` joins the OUT folders of several shards."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import handin
+from . import sandbox as sb
+from .reports import Outcome, read_grades, write_feedback, write_grades, write_summary
+from .rubric import Rubric, load_rubric, parameter_values, score_items
+from .statuses import STATUSES, GradingError, Problem
+from .submissions import (
+    Submission,
+    find_submissions,
+    pick_notebook,
+    read_notebook,
+    shard_of,
+    unpack,
+)
+
+MAX_MODEL_MB = 500
+RUN_GRACE_S = 90  # kernel start-up and saving, on top of --timeout
+EVAL_TIMEOUT_S = 900
+KERNEL = "python3"  # the kernel every notebook is re-run with
+
+
+@dataclass
+class Settings:
+    """Everything that is the same for every student of one grading run."""
+
+    submissions: Path
+    hidden: Path
+    out: Path
+    rubric: Rubric
+    profile: object
+    use_profile: bool
+    execute: bool = True
+    timeout: float = 1800.0
+    memory_gb: float = 8.0
+    sandbox: bool = True
+    standin: Path | None = None
+    keep_models: bool = False
+
+
+# ------------------------------------------------------------------------------ the batch
+
+
+def standin_folder() -> Path:
+    """The MADS stand-in the notebooks train on inside the sandbox (made once, in the cache)."""
+    from segcourse import data, paths
+
+    data.synthetic_root("mads")  # generates it on first use
+    return paths.cache_dir() / "synthetic" / "mads"
+
+
+def public_copy(folder: Path, dest: Path) -> Path:
+    """A world-readable copy of `folder` (the sandbox user may not read the cache itself)."""
+    shutil.copytree(folder, dest, symlinks=False)
+    for root, _dirs, files in os.walk(dest):
+        os.chmod(root, 0o755)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)
+    os.chmod(dest.parent, 0o755)
+    return dest
+
+
+def grade(
+    submissions, hidden, out, *, execute: bool = True, timeout: float = 1800, memory_gb: float = 8,
+    jobs: int = 1, shard: tuple[int, int] | None = None, profile: str | None = None,
+    sandbox: bool = True, rubric: str | os.PathLike | None = None, progress: bool = True,
+    keep_models: bool = False,
+) -> list[dict]:  # fmt: skip
+    """Grade every (not yet graded) submission of this shard; return all rows of grades.csv."""
+    from segcourse import data
+    from segcourse.profiles import get_profile
+
+    submissions, hidden, out = (
+        Path(submissions).resolve(),
+        Path(hidden).resolve(),
+        Path(out).resolve(),
+    )
+    rules = load_rubric(rubric)
+    chosen = get_profile(profile or os.environ.get("SEGCOURSE_PROFILE") or rules.data["profile"])
+    for inner, outer, what in ((hidden, submissions, "hidden data"), (out, submissions, "OUT"),
+                               (submissions, hidden, "SUBMISSIONS"), (out, hidden, "OUT")):  # fmt: skip
+        if inner == outer or outer in inner.parents:
+            raise GradingError(f"{inner}: the {what} folder must not lie inside {outer}.")
+    if execute and sandbox and sb.sandbox_problem():
+        raise GradingError(
+            f"--execute needs the bubblewrap sandbox, which is unavailable: {sb.sandbox_problem()} "
+            "Install bubblewrap, grade with --no-execute, or pass --no-sandbox to run student "
+            "code unprotected."
+        )
+    if not sandbox:
+        print("WARNING: --no-sandbox: student notebooks run with your permissions, network and "
+              "files. Only do this for code you trust.", file=sys.stderr)  # fmt: skip
+    eval_sandbox = sandbox and sb.sandbox_problem() is None
+    try:
+        frames = len(
+            data.load_mads(hidden, image_size=chosen.mads_size, cache=False, progress=False)
+        )
+    except data.DatasetError as exc:
+        raise GradingError(f"--hidden {hidden}: {exc}") from None
+    out.mkdir(parents=True, exist_ok=True)
+    subs = find_submissions(submissions)
+    if shard:
+        subs = [s for s in subs if shard_of(s.student, shard[1]) == shard[0]]
+    csv_path = out / "grades.csv"
+    rows = {r["student"]: r for r in read_grades(csv_path)}
+    todo = [s for s in subs if s.student not in rows]
+    settings = Settings(
+        submissions, hidden, out, rules, chosen, use_profile=profile is not None, execute=execute,
+        timeout=timeout, memory_gb=memory_gb, sandbox=eval_sandbox if not execute else sandbox,
+        standin=None, keep_models=keep_models,
+    )  # fmt: skip
+    scratch = Path(tempfile.mkdtemp(prefix="segcourse-standin-"))
+    if execute and todo:
+        settings.standin = public_copy(standin_folder(), scratch / "mads")
+    lock = threading.Lock()
+    slots = list(range(max(1, jobs)))
+
+    def work(sub: Submission) -> dict:
+        with lock:
+            slot = slots.pop()
+        try:
+            outcome = grade_one(sub, settings, slot)
+        finally:
+            with lock:
+                slots.append(slot)
+        try:
+            write_feedback(outcome, out / "feedback" / f"{sub.safe_name}.html")
+        except Exception as exc:  # noqa: BLE001
+            outcome.failures.append(f"feedback page failed: {exc}")
+        row = outcome.row()
+        with lock:
+            rows[sub.student] = row
+            write_grades(csv_path, list(rows.values()))
+        return row
+
+    from tqdm.auto import tqdm
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = [pool.submit(work, s) for s in todo]
+            for future in tqdm(as_completed(futures), total=len(futures), desc="grading",
+                               unit="student", disable=not progress):  # fmt: skip
+                future.result()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    all_rows = list(rows.values())
+    mode = "re-executed in the sandbox" if execute else "graded as submitted (--no-execute)"
+    note = (f"Notebooks {mode}; profile `{chosen.name}`, images {chosen.mads_size[0]}x"
+            f"{chosen.mads_size[1]}; {frames} hidden frames; rubric {rules.path.name}.")  # fmt: skip
+    write_grades(csv_path, all_rows)
+    write_summary(out, all_rows, note)
+    return sorted(all_rows, key=lambda r: r["student"])
+
+
+def merge(outs: list[str | os.PathLike], dest: str | os.PathLike | None = None) -> list[dict]:
+    """Merge the grades (and feedback pages) of several OUT folders, e.g. one per shard."""
+    outs = [Path(o) for o in outs]
+    dest = Path(dest) if dest else outs[0].parent / "merged"
+    rows: dict[str, dict] = {}
+    for folder in outs:
+        if not (folder / "grades.csv").is_file():
+            raise GradingError(f"{folder}: no grades.csv to merge.")
+        for row in read_grades(folder / "grades.csv"):
+            rows[row["student"]] = row
+        if folder.resolve() != dest.resolve() and (folder / "feedback").is_dir():
+            (dest / "feedback").mkdir(parents=True, exist_ok=True)
+            for page in (folder / "feedback").glob("*.html"):
+                shutil.copyfile(page, dest / "feedback" / page.name)
+    dest.mkdir(parents=True, exist_ok=True)
+    all_rows = list(rows.values())
+    write_grades(dest / "grades.csv", all_rows)
+    write_summary(
+        dest, all_rows, f"Merged from {len(outs)} folders: {', '.join(o.name for o in outs)}."
+    )
+    return sorted(all_rows, key=lambda r: r["student"])
+
+
+# ------------------------------------------------------------------------------ one submission
+
+
+def inject_parameters(nb, values: dict):
+    """papermill's parameterisation: an `injected-parameters` cell after the cell tagged
+    `parameters` (at the top when there is none; in place of an injected cell the notebook
+    already has), so the notebook runs with these values."""
+    if not values:
+        return nb
+    from papermill.parameterize import parameterize_notebook
+    from papermill.translators import PythonTranslator, papermill_translators
+
+    class TupleTranslator(PythonTranslator):
+        """papermill's Python translator, but a tuple stays a tuple (IMAGE_SIZE = (64, 96))."""
+
+        @classmethod
+        def translate(cls, val):
+            if isinstance(val, tuple):
+                inner = ", ".join(cls.translate(v) for v in val)
+                return f"({inner},)" if len(val) == 1 else f"({inner})"
+            return super().translate(val)
+
+    # papermill picks the translator by kernel name first: ours is the kernel the grader runs
+    papermill_translators.register(KERNEL, TupleTranslator)
+    # what papermill's own notebook loader adds first: it reads `cell.metadata.tags` of each cell
+    untagged = [cell for cell in nb.cells if "tags" not in cell.metadata]
+    for cell in untagged:
+        cell.metadata["tags"] = []
+    nb.metadata.setdefault("papermill", {})
+    nb = parameterize_notebook(
+        nb,
+        values,
+        comment="Parameters injected by the grader",
+        kernel_name=KERNEL,
+        language="python",
+    )
+    for cell in untagged:
+        if not cell.metadata.get("tags"):
+            cell.metadata.pop("tags", None)
+    return nb
+
+
+def grade_one(sub: Submission, settings: Settings, slot: int = 0) -> Outcome:
+    """Grade one submission; never raises (a grader failure becomes status grader_error)."""
+    start = time.monotonic()
+    outcome = Outcome(sub.student, max_score=settings.rubric.max_score)
+    tmp = Path(tempfile.mkdtemp(prefix="segcourse-grade-"))
+    try:
+        _grade_into(outcome, sub, settings, tmp, slot)
+    except Problem as problem:
+        outcome.fail(problem.status, problem.reason)
+        score_items(outcome, settings.rubric, {})
+    except Exception as exc:  # noqa: BLE001 - one broken submission must not stop the batch
+        outcome.fail("grader_error", f"{type(exc).__name__}: {exc}")
+        score_items(outcome, settings.rubric, {})
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    outcome.seconds = time.monotonic() - start
+    return outcome
+
+
+def _grade_into(outcome: Outcome, sub: Submission, settings: Settings, tmp: Path, slot: int):
+    rubric = settings.rubric
+    work, grader = tmp / "work", tmp / "grader"
+    grader.mkdir()
+    root = unpack(sub, work)
+    nb_path = pick_notebook(root, rubric.data["notebook"])
+    nb = read_notebook(nb_path)
+    outcome.notebook = nb
+    nb_dir = nb_path.parent
+    checks: dict = {}
+    if settings.execute:
+        inside_dir = sb.INSIDE_WORK / nb_dir.relative_to(work)
+        checks["run"] = _execute(outcome, nb, settings, work, grader, nb_dir, inside_dir, slot)
+    else:
+        checks["run"] = handin.check_outputs(outcome, nb)
+    results = rubric.section("results")
+    checks["results"] = handin.check_results(nb_dir / results["file"], results)
+    composite = nb_dir / rubric.section("composite")["file"]
+    checks["composite"] = handin.check_composite(composite, outcome)
+    checks["model"] = _check_model(outcome, nb_dir / rubric.section("model")["file"], settings, tmp)
+    score_items(outcome, rubric, checks)
+
+
+def _execute(outcome, nb, settings: Settings, work, grader, nb_dir, inside_dir, slot) -> tuple:
+    """Re-run the notebook in the sandbox; returns (passed, note)."""
+    import nbformat
+
+    sandboxed = settings.sandbox
+    workdir = str(inside_dir) if sandboxed else str(nb_dir)
+    values = parameter_values(settings.rubric, settings.profile, settings.use_profile, workdir)
+    nbformat.write(inject_parameters(nbformat.from_dict(nb), values), grader / "input.ipynb")
+    limits = sb.Limits(timeout=settings.timeout, memory_gb=settings.memory_gb)
+    inside_grader = sb.INSIDE_GRADER
+    args = ["notebook", str(inside_grader / "input.ipynb"), str(inside_grader / "executed.ipynb"),
+            str(inside_grader / "status.json"), "--cwd", str(inside_dir)]  # fmt: skip
+    ro = {settings.standin: sb.INSIDE_STANDIN} if (settings.standin and sandboxed) else {}
+    env = {"SEGCOURSE_PROFILE": settings.profile.name}
+    run = sb.sandboxed_python(
+        args, limits=limits, wall=settings.timeout + RUN_GRACE_S,
+        protected=[settings.submissions, settings.hidden, settings.out],
+        rw={work: sb.INSIDE_WORK, grader: inside_grader}, ro=ro, chdir=inside_dir, env=env,
+        slot=slot, sandbox=sandboxed,
+    )  # fmt: skip
+    status = handin.read_json(grader / "status.json", 64 * 1024)
+    executed = handin.read_executed(grader / "executed.ipynb")
+    if executed is not None:
+        outcome.notebook = executed
+    if not isinstance(status, dict) or status.get("status") not in STATUSES:
+        if run.timed_out:
+            status = {
+                "status": "timeout",
+                "reason": f"the notebook ran past its {settings.timeout:g} s limit",
+            }
+        elif "MemoryError" in run.output or "Cannot allocate memory" in run.output:
+            status = {"status": "memory", "reason": "the notebook runner ran out of memory"}
+        else:
+            tail = run.output.strip().splitlines()[-1:] or ["no output"]
+            status = {"status": "kernel_died",
+                      "reason": f"the notebook runner stopped (exit {run.returncode}): {tail[0][:300]}"}  # fmt: skip
+    kind = str(status["status"])
+    if kind == "ok":
+        note = "ran without errors"
+        if status.get("truncated"):
+            note += f" (output over {limits.output_mb:g} MB was cut)"
+        return True, note
+    where = handin.cell_label(outcome.notebook, status.get("cell"))
+    reason = f"{where}{status.get('reason', '')}".strip()
+    outcome.fail(kind, reason)
+    return False, reason
+
+
+def _check_model(outcome: Outcome, path: Path, settings: Settings, tmp: Path) -> tuple:
+    """Score the saved model on the hidden frames in a second sandbox; (passed, note)."""
+    found, why = handin.safe_file(path, MAX_MODEL_MB * 2**20)
+    if not found:
+        outcome.fail("no_model", why)
+        return False, why
+    evaldir = tmp / "eval"
+    evaldir.mkdir()
+    model = evaldir / "model.keras"
+    shutil.copyfile(found, model)
+    if settings.keep_models:
+        kept = settings.out / "models" / f"{Submission(outcome.student, path).safe_name}.keras"
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(found, kept)
+    h, w = settings.profile.mads_size
+    inside_model, inside_hidden = sb.INSIDE_TMP / "model" / "model.keras", sb.INSIDE_HIDDEN
+    result_file = sb.INSIDE_GRADER / "eval.json"
+    limits = sb.Limits(timeout=EVAL_TIMEOUT_S, memory_gb=max(settings.memory_gb, 4.0))
+    run = sb.sandboxed_python(
+        ["evaluate", str(inside_model), str(inside_hidden), str(result_file), "--size", str(h), str(w)],
+        limits=limits, protected=[settings.submissions, settings.hidden, settings.out],
+        rw={evaldir: sb.INSIDE_GRADER}, ro={model: inside_model, settings.hidden: inside_hidden},
+        chdir=sb.INSIDE_GRADER, sandbox=settings.sandbox, drop_privileges=False,
+    )  # fmt: skip
+    result = handin.read_json(evaldir / "eval.json", 64 * 1024)
+    if not isinstance(result, dict) or result.get("status") not in STATUSES:
+        tail = run.output.strip().splitlines()[-1:] or ["no output"]
+        reason = "evaluation timed out" if run.timed_out else f"evaluation failed: {tail[0][:300]}"
+        outcome.fail("eval_error", reason)
+        return False, reason
+    if result["status"] != "ok":
+        outcome.fail(result["status"], str(result.get("reason", ""))[:500])
+        return False, str(result.get("reason", ""))
+    outcome.iou, outcome.dice = float(result["iou"]), float(result["dice"])
+    return True, (f"loads safely; hidden-frame IoU {outcome.iou:.4f}, Dice {outcome.dice:.4f} "
+                  f"on {result['frames']} frames (outputs read as {result['output']})")  # fmt: skip

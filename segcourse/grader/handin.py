@@ -1,0 +1,131 @@
+"""Checks of what a notebook leaves behind: its stored outputs, `results.json` and
+`composite.png`, each read with bounded size and never through a link (student code wrote them)."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import stat
+from pathlib import Path
+
+from .submissions import MAX_NOTEBOOK_MB
+
+MAX_RESULTS_KB = 1024
+MAX_IMAGE_PIXELS = 50_000_000
+INJECTED_TAG = "injected-parameters"
+
+
+def cell_label(nb, index) -> str:
+    """'cell N (`first line`): ' for a cell, numbered as in the student's own notebook."""
+    if not isinstance(index, int) or nb is None or not 0 <= index < len(nb.cells):
+        return ""
+    cell = nb.cells[index]
+    injected = sum(
+        1 for c in nb.cells[:index] if INJECTED_TAG in c.get("metadata", {}).get("tags", [])
+    )
+    first = next((ln.strip() for ln in str(cell.get("source", "")).splitlines() if ln.strip()), "")
+    return f"cell {index + 1 - injected} (`{first[:60]}`): "
+
+
+def check_outputs(outcome, nb) -> tuple:
+    """--no-execute: the stored outputs decide the run item; returns (passed, note)."""
+    code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
+    ran = [c for _, c in code if c.get("execution_count") or c.get("outputs")]
+    for i, cell in code:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                reason = f"{cell_label(nb, i)}{out.get('ename', 'Error')}: {str(out.get('evalue', ''))[:300]}"
+                status = "memory" if out.get("ename") == "MemoryError" else "cell_error"
+                outcome.fail(status, reason)
+                return False, reason
+    if code and not ran:
+        reason = "the notebook holds no outputs: run it from top to bottom before handing it in"
+        outcome.fail("not_run", reason)
+        return False, reason
+    if len(ran) < len(code):
+        reason = f"{len(code) - len(ran)} of {len(code)} code cells were not run"
+        outcome.fail("not_run", reason)
+        return False, reason
+    return True, "the stored outputs show no errors"
+
+
+def safe_file(path: Path, max_bytes: int) -> tuple[Path | None, str]:
+    """A regular file of bounded size (never followed through a link), or why not."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return None, f"{path.name} was not saved"
+    if not stat.S_ISREG(info.st_mode):
+        return None, f"{path.name} is not a regular file (a link or a folder)"
+    if info.st_size > max_bytes:
+        return None, f"{path.name} is over {max_bytes // 2**20} MB"
+    return path, ""
+
+
+def read_json(path: Path, max_bytes: int):
+    """The JSON in a safe file, or None."""
+    found, _ = safe_file(path, max_bytes)
+    if not found:
+        return None
+    try:
+        return json.loads(found.read_text(encoding="utf-8"))
+    except (ValueError, OSError):
+        return None
+
+
+def read_executed(path: Path):
+    """The executed notebook the sandbox wrote, or None."""
+    import nbformat
+
+    found, _ = safe_file(path, 2 * MAX_NOTEBOOK_MB * 2**20)
+    if not found:
+        return None
+    try:
+        return nbformat.read(found, as_version=4)
+    except Exception:  # noqa: BLE001 - a sandbox-written file is untrusted
+        return None
+
+
+def check_results(path: Path, section: dict) -> tuple:
+    """results.json holds numeric IoU and Dice under the rubric's keys; (passed, note)."""
+    found, why = safe_file(path, MAX_RESULTS_KB * 1024)
+    if not found:
+        return False, why
+    data = read_json(found, MAX_RESULTS_KB * 1024)
+    if not isinstance(data, dict):
+        return False, f"{path.name} is not a JSON object"
+    for what in ("iou", "dice"):
+        keys = section.get(f"{what}_keys", [what])
+        value = next((data[k] for k in keys if k in data), None)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            return False, f"{path.name} has no numeric {what} (looked for {', '.join(keys)})"
+    return True, f"{path.name} reports IoU and Dice"
+
+
+def check_composite(path: Path, outcome) -> tuple:
+    """composite.png is a readable image; its thumbnail goes to the feedback page."""
+    from PIL import Image
+
+    found, why = safe_file(path, 50 * 2**20)
+    if not found:
+        return False, why
+    try:
+        with Image.open(found) as image:
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                return False, f"{path.name} is too large an image"
+            image.load()
+            if min(image.size) < 16:
+                return False, f"{path.name} is only {image.width}x{image.height} pixels"
+            thumb = image.convert("RGB")
+            thumb.thumbnail((1200, 1200))
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds on bad files
+        return False, f"{path.name} is not a readable image ({type(exc).__name__})"
+    buffer = io.BytesIO()
+    thumb.save(buffer, format="PNG")
+    outcome.composite = buffer.getvalue()
+    return True, f"{path.name} is a readable {image.width}x{image.height} image"

@@ -1,0 +1,197 @@
+"""What a grading run writes: grades.csv, summary.md with its score plot, and one feedback page
+per student (rendered from `templates/feedback.html`), all from the students' Outcomes."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .statuses import STATUSES, GradingError
+
+CSV_COLUMNS = ["student", "status", "score", "max_score", "iou", "dice", "seconds", "reason"]
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+NOTEBOOK_IMAGE_ALT = "An image that a cell of the notebook displayed"
+_IMG_WITHOUT_ALT = re.compile(r"<img\b(?![^>]*\balt\s*=)", re.IGNORECASE)
+
+
+@dataclass
+class Outcome:
+    """The grade of one student."""
+
+    student: str
+    status: str = "ok"
+    score: float = 0.0
+    max_score: float = 0.0
+    iou: float | None = None
+    dice: float | None = None
+    seconds: float = 0.0
+    failures: list[str] = field(default_factory=list)
+    items: list[tuple[str, float, float, str]] = field(default_factory=list)
+    notebook: object = None
+    composite: bytes | None = None
+
+    def fail(self, status: str, reason: str) -> None:
+        """Record a failure; the first one sets the status."""
+        if self.status == "ok":
+            self.status = status
+        self.failures.append(reason)
+
+    def row(self) -> dict:
+        return {
+            "student": self.student, "status": self.status, "score": _num(self.score),
+            "max_score": _num(self.max_score), "iou": _num(self.iou, 4), "dice": _num(self.dice, 4),
+            "seconds": _num(self.seconds, 1), "reason": "; ".join(self.failures)[:2000],
+        }  # fmt: skip
+
+
+def _num(value, digits: int = 2) -> str:
+    if value is None:
+        return ""
+    value = round(float(value), digits)
+    return str(int(value)) if value == int(value) else str(value)
+
+
+# ------------------------------------------------------------------------------ feedback page
+
+
+def _template():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, keep_trailing_newline=True
+    )
+    return env.get_template("feedback.html")
+
+
+def with_alt_text(page: str) -> str:
+    """`page` with an `alt` attribute on every `<img>` that lacks one (nbconvert adds none)."""
+    return _IMG_WITHOUT_ALT.sub(f'<img alt="{NOTEBOOK_IMAGE_ALT}"', page)
+
+
+def render_notebook(nb) -> tuple[str | None, str | None]:
+    """The notebook as a sanitised HTML page, or (None, why it could not be rendered)."""
+    try:
+        from nbconvert import HTMLExporter
+
+        exporter = HTMLExporter(template_name="lab", sanitize_html=True)
+        page, _ = exporter.from_notebook_node(nb)
+    except Exception as exc:  # noqa: BLE001 - a broken notebook still gets its grade page
+        return None, str(exc)[:300]
+    return with_alt_text(page), None
+
+
+def write_feedback(outcome: Outcome, dest: Path) -> None:
+    """The student's executed notebook as HTML (sanitised), headed by the score breakdown."""
+    import base64
+
+    from markupsafe import Markup
+
+    page, error = (
+        render_notebook(outcome.notebook) if outcome.notebook is not None else (None, None)
+    )
+    values = {
+        "student": outcome.student,
+        "score": _num(outcome.score),
+        "max_score": _num(outcome.max_score),
+        "status": outcome.status,
+        "explanation": STATUSES.get(outcome.status, ""),
+        "items": [
+            {"label": label, "earned": _num(earned), "points": _num(points), "note": str(note)}
+            for label, points, earned, note in outcome.items
+        ],
+        "failures": outcome.failures,
+        "composite": base64.b64encode(outcome.composite).decode() if outcome.composite else None,
+    }
+    template = _template()
+    match = re.search(r"<body[^>]*>", page or "")
+    if match:
+        header = template.render(**values, standalone=False)
+        page = page[: match.end()] + header + page[match.end() :]
+    else:  # a page of its own; nbconvert's (sanitised) markup, if any, goes in as markup
+        notebook_html = Markup(page) if page else None
+        page = template.render(**values, standalone=True, notebook_html=notebook_html, error=error)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(page, encoding="utf-8")
+
+
+# ------------------------------------------------------------------------------ grades
+
+
+def read_grades(path: Path) -> list[dict]:
+    """The rows of a grades.csv (empty if missing)."""
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if rows and set(CSV_COLUMNS) - set(rows[0]):
+        raise GradingError(f"{path}: not a grades.csv (columns {', '.join(rows[0])}).")
+    return rows
+
+
+def write_grades(path: Path, rows: list[dict]) -> None:
+    """Write grades.csv sorted by student."""
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(sorted(rows, key=lambda r: r["student"]))
+    os.replace(tmp, path)
+
+
+def write_summary(out: Path, rows: list[dict], note: str = "") -> None:
+    """summary.md and score_distribution.png for all graded rows."""
+    scores = [float(r["score"]) for r in rows if r["score"] != ""]
+    max_score = max((float(r["max_score"]) for r in rows if r["max_score"]), default=0)
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    lines = ["# Lab grades", "", note, "", f"Students graded: {len(rows)}"]
+    if scores:
+        ordered = sorted(scores)
+        median = (
+            ordered[len(ordered) // 2]
+            if len(ordered) % 2
+            else sum(ordered[len(ordered) // 2 - 1 : len(ordered) // 2 + 1]) / 2
+        )
+        lines.append(f"Score (out of {_num(max_score)}): mean {sum(scores) / len(scores):.1f}, "
+                     f"median {median:.1f}, min {_num(min(scores))}, max {_num(max(scores))}")  # fmt: skip
+    lines += ["", "| status | students | meaning |", "|---|---|---|"]
+    lines += [f"| {s} | {n} | {STATUSES.get(s, '')} |" for s, n in sorted(counts.items())]
+    problems = [r for r in rows if r["status"] != "ok"]
+    if problems:
+        lines += [
+            "",
+            "## Submissions with problems",
+            "",
+            "| student | status | reason |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| {r['student']} | {r['status']} | {r['reason'].replace('|', '/')[:200]} |"
+            for r in problems
+        ]
+    lines += ["", "![score distribution](score_distribution.png)", ""]
+    (out / "summary.md").write_text("\n".join(lines), encoding="utf-8")
+    plot_scores(scores, max_score, out / "score_distribution.png")
+
+
+def plot_scores(scores: list[float], max_score: float, dest: Path) -> None:
+    """A titled histogram of the scores."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    top = max_score or 100
+    ax.hist(scores, bins=[top * i / 20 for i in range(21)], color="#4477aa", edgecolor="white")
+    ax.set_title(f"Lab score distribution ({len(scores)} students)")
+    ax.set_xlabel(f"score (out of {_num(top)})")
+    ax.set_ylabel("students")
+    ax.set_xlim(0, top)
+    fig.tight_layout()
+    fig.savefig(dest, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,219 @@
+"""The lab's starter notebook, generated from the reference solution so the two cannot drift:
+`python -m segcourse lab build` writes it, `python -m segcourse lab check` fails when it is stale.
+
+One notebook is the source (`lab/solution/body_segmentation.ipynb`): task cells hold the
+answer between `### BEGIN SOLUTION` / `### END SOLUTION` lines (nbgrader's convention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import re
+import sys
+from pathlib import Path
+
+from segcourse.paths import project_root
+
+BEGIN = "### BEGIN SOLUTION"
+END = "### END SOLUTION"
+SOLUTION = Path("lab/solution/body_segmentation.ipynb")
+STARTER = Path("lab/body_segmentation.ipynb")
+# Cell metadata keys that only describe one execution (papermill, nbclient, Jupyter UI).
+RUN_METADATA = ("execution", "papermill", "collapsed", "scrolled", "ExecuteTime")
+
+
+class LabBuildError(ValueError):
+    """The solution notebook cannot be turned into a starter (bad regions or metadata)."""
+
+
+def _cell_name(index: int, cell: dict) -> str:
+    """How error messages name a cell: its position and nbgrader grade_id if any."""
+    grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    return f"cell {index}" + (f" ({grade_id})" if grade_id else "")
+
+
+def _task_label(cell: dict) -> str:
+    """'Task 3' from a grade_id such as 'task3_train', else the grade_id itself."""
+    grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+    found = re.match(r"task(\d+)", grade_id)
+    return f"Task {found.group(1)}" if found else (grade_id or "This task")
+
+
+def _enclosing_function(lines: list[str], indent: str) -> str | None:
+    """Name of the nearest `def` above, indented less than the region, if any."""
+    for line in reversed(lines):
+        found = re.match(r"(\s*)def\s+(\w+)\s*\(", line)
+        if found and len(found.group(1)) < len(indent):
+            return found.group(2)
+    return None
+
+
+def _replace_regions(source: str, where: str, replace) -> str:
+    """Walk the BEGIN/END SOLUTION regions of `source`, putting `replace(line, kept)` in each.
+
+    `line` is the region's BEGIN line and `kept` the lines kept so far; a nested, unopened or
+    unclosed region is a LabBuildError naming `where` and the line.
+    """
+    out: list[str] = []
+    inside = False
+    for number, line in enumerate(source.splitlines(), 1):
+        stripped = line.strip()
+        if stripped.startswith(BEGIN):
+            if inside:
+                raise LabBuildError(f"{where}, line {number}: {BEGIN!r} inside another region.")
+            inside = True
+            out += replace(line, out)
+        elif stripped.startswith(END):
+            if not inside:
+                raise LabBuildError(f"{where}, line {number}: {END!r} without a {BEGIN!r}.")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise LabBuildError(f"{where}: {BEGIN!r} is never closed by {END!r}.")
+    return "\n".join(out)
+
+
+def strip_solutions(source: str, task: str = "This task", *, where: str = "cell") -> str:
+    """Replace each solution region of a code cell by `# YOUR CODE HERE` and a raise."""
+
+    def placeholder(line: str, kept: list[str]) -> list[str]:
+        indent = line[: len(line) - len(line.lstrip())]
+        function = _enclosing_function(kept, indent)
+        todo = f"write the body of {function}()" if function else "write this code"
+        message = f"{task}: {todo}, then run this cell again."
+        return [f"{indent}# YOUR CODE HERE", f'{indent}raise NotImplementedError("{message}")']
+
+    return _replace_regions(source, where, placeholder)
+
+
+def _strip_markdown(source: str, where: str) -> str:
+    """Replace each solution region of a markdown cell by 'YOUR ANSWER HERE'."""
+    return _replace_regions(source, where, lambda line, kept: ["YOUR ANSWER HERE"])
+
+
+def validate_solution(nb: dict) -> None:
+    """Raise LabBuildError unless regions and nbgrader metadata are consistent."""
+    seen: dict[str, str] = {}
+    for index, cell in enumerate(nb.get("cells", [])):
+        where = _cell_name(index, cell)
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else source
+        meta = cell.get("metadata", {}).get("nbgrader")
+        has_region = BEGIN in source
+        if meta is None:
+            if has_region:
+                raise LabBuildError(f"{where} has a solution region but no nbgrader metadata.")
+            continue
+        grade_id = meta.get("grade_id")
+        if not grade_id:
+            raise LabBuildError(f"{where}: nbgrader metadata without a grade_id.")
+        if grade_id in seen:
+            raise LabBuildError(f"{where}: grade_id {grade_id!r} is also used by {seen[grade_id]}.")
+        seen[grade_id] = where
+        if meta.get("solution") and not has_region:
+            raise LabBuildError(f"{where} is a solution cell but has no {BEGIN!r} region.")
+        if has_region and not meta.get("solution"):
+            raise LabBuildError(f"{where} has a solution region but nbgrader.solution is false.")
+        if meta.get("grade"):
+            points = meta.get("points")
+            if not isinstance(points, (int, float)) or points <= 0:
+                raise LabBuildError(f"{where}: graded cell needs positive points, got {points!r}.")
+
+
+def build_starter_notebook(solution: dict) -> dict:
+    """The student version of a solution notebook (a new dict; outputs cleared)."""
+    validate_solution(solution)
+    starter = copy.deepcopy(solution)
+    starter["metadata"] = {
+        k: v for k, v in starter.get("metadata", {}).items() if k not in ("papermill", "widgets")
+    }
+    for index, cell in enumerate(starter["cells"]):
+        where = _cell_name(index, cell)
+        for key in RUN_METADATA:
+            cell.get("metadata", {}).pop(key, None)
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else source
+        if BEGIN in source:
+            if cell["cell_type"] == "code":
+                source = strip_solutions(source, _task_label(cell), where=where)
+            else:
+                source = _strip_markdown(source, where)
+        cell["source"] = source
+        if cell["cell_type"] == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
+    return starter
+
+
+def _read(path: Path) -> dict:
+    """A notebook as a plain dict, with a clear error for a missing or broken file."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LabBuildError(f"{path}: notebook not found.") from None
+    except json.JSONDecodeError as err:
+        raise LabBuildError(f"{path}: not a valid notebook (JSON error: {err}).") from None
+
+
+def _dumps(nb: dict) -> str:
+    """Notebook JSON the way Jupyter writes it (one-space indent, trailing newline)."""
+    return json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def _normalised(nb: dict) -> dict:
+    """A notebook with every cell source as one string, for comparing content only."""
+    nb = copy.deepcopy(nb)
+    for cell in nb.get("cells", []):
+        if isinstance(cell.get("source"), list):
+            cell["source"] = "".join(cell["source"])
+    return nb
+
+
+def build_starter(solution_path: str | Path, starter_path: str | Path) -> Path:
+    """Write the starter notebook generated from the solution notebook; return its path."""
+    starter = build_starter_notebook(_read(Path(solution_path)))
+    starter_path = Path(starter_path)
+    starter_path.parent.mkdir(parents=True, exist_ok=True)
+    starter_path.write_text(_dumps(starter), encoding="utf-8")
+    return starter_path
+
+
+def starter_is_current(solution_path: str | Path, starter_path: str | Path) -> bool:
+    """Whether the starter on disk is exactly what `build_starter` would write."""
+    expected = build_starter_notebook(_read(Path(solution_path)))
+    if not Path(starter_path).is_file():
+        return False
+    return _normalised(_read(Path(starter_path))) == _normalised(expected)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m segcourse lab build|check`: write the starter, or test that it is current."""
+    parser = argparse.ArgumentParser(
+        prog="python -m segcourse lab",
+        description="Generate the lab's student starter from the reference solution notebook.",
+    )
+    parser.add_argument("action", choices=("build", "check"), help="build: write; check: compare")
+    parser.add_argument("--solution", type=Path, default=None, help=f"default: {SOLUTION}")
+    parser.add_argument("--starter", type=Path, default=None, help=f"default: {STARTER}")
+    args = parser.parse_args(argv)
+    root = project_root()
+    solution = args.solution or root / SOLUTION
+    starter = args.starter or root / STARTER
+    try:
+        if args.action == "build":
+            print(f"wrote {build_starter(solution, starter)} from {solution}")
+            return 0
+        if starter_is_current(solution, starter):
+            print(f"{starter} is up to date with {solution}")
+            return 0
+    except LabBuildError as err:
+        print(f"segcourse lab: {err}", file=sys.stderr)
+        return 2
+    print(
+        f"{starter} is out of date with {solution}: run `python -m segcourse lab build`.",
+        file=sys.stderr,
+    )
+    return 1

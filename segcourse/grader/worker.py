@@ -1,0 +1,219 @@
+"""Everything that runs inside the grader's sandbox: `python -I -m segcourse.grader.worker`.
+
+It limits itself, drops to the sandbox uid, then re-runs a student notebook with nbclient or
+scores a saved model on the hidden frames. It imports no other grader module: the sandbox
+starts it by name, so the two never import each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import sys
+import time
+from pathlib import Path
+
+JUPYTER_DIRS = ("JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "IPYTHONDIR", "MPLCONFIGDIR")
+
+
+def apply_limits(limits: dict) -> None:
+    """Set the rlimits of `limits` (a `sandbox.Limits` as a dict) on this process and its
+    children: address space, processes, file size, and no core files."""
+    for name, value in (
+        ("RLIMIT_AS", int(limits["memory_gb"] * 2**30)),
+        ("RLIMIT_NPROC", int(limits["processes"])),
+        ("RLIMIT_FSIZE", int(limits["file_mb"] * 2**20)),
+        ("RLIMIT_CORE", 0),
+    ):
+        soft, hard = resource.getrlimit(getattr(resource, name))
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(getattr(resource, name), (value, value))
+
+
+def drop_to(uid: int) -> None:
+    """Become `uid` for good (all capabilities go with root's uid)."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if os.getuid() != uid or os.geteuid() != uid:
+        raise SystemExit(f"sandbox: could not switch to uid {uid}")
+
+
+# ------------------------------------------------------------------------------ notebook
+
+
+def run_notebook(
+    src: Path, dest: Path, status_path: Path, cwd: Path, *, timeout: float, output_mb: float = 10.0
+) -> dict:
+    """Execute a notebook with nbclient under a deadline; save it (outputs capped) and a status."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    nb = nbformat.read(src, as_version=4)
+    deadline = time.monotonic() + timeout
+    state = {"cell": None}
+    cap = int(output_mb * 2**20)
+
+    class CappedClient(NotebookClient):
+        """An nbclient client that stops storing outputs beyond the size cap."""
+
+        stored = 0
+        truncated = False
+
+        def output(self, outs, msg, display_id, cell_index):
+            size = len(json.dumps(msg.get("content", {}), default=str))
+            if self.stored + size > cap:
+                if not self.truncated:
+                    note = f"[output truncated by the grader: over {output_mb:g} MB]\n"
+                    outs.append(nbformat.v4.new_output("stream", name="stderr", text=note))
+                self.truncated = True
+                return None
+            self.stored += size
+            return super().output(outs, msg, display_id, cell_index)
+
+    def on_start(cell, cell_index, **_):
+        state["cell"] = cell_index
+
+    client = CappedClient(
+        nb,
+        kernel_name="python3",
+        timeout_func=lambda cell: max(1, int(deadline - time.monotonic())),
+        startup_timeout=300,
+        resources={"metadata": {"path": str(cwd)}},
+        on_cell_start=on_start,
+    )
+    status: dict = {"status": "ok", "reason": "", "cell": None}
+    try:
+        client.execute()
+    except CellTimeoutError:
+        status = {"status": "timeout", "cell": state["cell"],
+                  "reason": f"the notebook ran past its {timeout:g} s limit"}  # fmt: skip
+    except DeadKernelError:
+        status = {"status": "kernel_died", "cell": state["cell"],
+                  "reason": "the kernel died (crashed, exited or was killed)"}  # fmt: skip
+    except CellExecutionError as exc:
+        ename = getattr(exc, "ename", "") or "Error"
+        evalue = str(getattr(exc, "evalue", ""))[:300]
+        kind = "memory" if ename == "MemoryError" else "cell_error"
+        status = {"status": kind, "cell": state["cell"], "ename": ename,
+                  "reason": f"{ename}: {evalue}".strip()}  # fmt: skip
+    except Exception as exc:  # noqa: BLE001 - any runner failure is reported, not raised
+        status = {"status": "kernel_died", "cell": state["cell"],
+                  "reason": f"{type(exc).__name__}: {str(exc)[:300]}"}  # fmt: skip
+    status["truncated"] = client.truncated
+    nbformat.write(nb, dest)
+    status_path.write_text(json.dumps(status))
+    return status
+
+
+# ------------------------------------------------------------------------------ evaluation
+
+
+def evaluate_model(model_path, hidden, image_size, batch_size: int = 8) -> dict:
+    """Load a saved model safely, check its shapes and score it on the hidden frames.
+
+    Returns a dict: status (ok, model_unsafe, model_invalid, wrong_shape, eval_error), reason,
+    iou, dice, frames, output ("logits" or "probabilities"). Runs in a separate process.
+    """
+    import keras
+    import numpy as np
+
+    from segcourse import data, metrics
+
+    h, w = (int(v) for v in image_size)
+    result = {"status": "ok", "reason": "", "iou": None, "dice": None, "frames": 0}
+    try:
+        model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
+    except Exception as exc:  # noqa: BLE001 - any loading failure is the student's file
+        text = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+        unsafe = re.search(r"safe_mode|Lambda|custom|Could not (locate|deserialize)|"
+                           r"register_keras_serializable|Unknown (layer|object)", text)  # fmt: skip
+        result["status"] = "model_unsafe" if unsafe else "model_invalid"
+        result["reason"] = text[:400]
+        return result
+    if not isinstance(model, keras.Model) or len(model.inputs) != 1 or len(model.outputs) != 1:
+        return {
+            **result,
+            "status": "wrong_shape",
+            "reason": "model.keras must hold a model with one input and one output.",
+        }
+    shape = tuple(model.inputs[0].shape)
+    if len(shape) != 4 or shape[3] != 3 or shape[1] not in (None, h) or shape[2] not in (None, w):
+        return {**result, "status": "wrong_shape",
+                "reason": f"the model takes inputs of shape {shape}; the lab needs (None, {h}, {w}, 3)."}  # fmt: skip
+    frames = data.load_mads(hidden, image_size=(h, w), cache=False, progress=False)
+    images = frames.images.astype("float32")
+    try:
+        out = np.asarray(model.predict(images, batch_size=batch_size, verbose=0))
+    except Exception as exc:  # noqa: BLE001
+        return {
+            **result,
+            "status": "eval_error",
+            "reason": f"prediction failed: {type(exc).__name__}: {str(exc)[:300]}",
+        }
+    if out.shape != (len(images), h, w, 1):
+        return {**result, "status": "wrong_shape",
+                "reason": f"the model outputs shape {out.shape[1:]} per frame; the lab needs ({h}, {w}, 1)."}  # fmt: skip
+    probabilities = _ends_in_sigmoid(model)
+    pred = out > 0.5 if probabilities else out > 0
+    result.update(
+        iou=float(metrics.mean_iou(frames.masks, pred)),
+        dice=float(metrics.mean_dice(frames.masks, pred)),
+        frames=len(images),
+        output="probabilities" if probabilities else "logits",
+    )
+    return result
+
+
+def _ends_in_sigmoid(model) -> bool:
+    """Whether the layer that makes the model's output applies a sigmoid."""
+    try:
+        layer = model.outputs[0]._keras_history[0]
+    except (AttributeError, IndexError):
+        layer = model.layers[-1] if model.layers else None
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", str(activation)) == "sigmoid"
+
+
+# ------------------------------------------------------------------------------ entry point
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -I -m segcourse.grader.worker --limits JSON [--uid U] notebook|evaluate ...`."""
+    parser = argparse.ArgumentParser(prog="python -m segcourse.grader.worker")
+    parser.add_argument("--limits", required=True, help="sandbox.Limits as JSON")
+    parser.add_argument("--uid", type=int, default=-1)
+    sub = parser.add_subparsers(dest="command", required=True)
+    nb = sub.add_parser("notebook")
+    nb.add_argument("src", type=Path)
+    nb.add_argument("dest", type=Path)
+    nb.add_argument("status", type=Path)
+    nb.add_argument("--cwd", type=Path, required=True)
+    ev = sub.add_parser("evaluate")
+    ev.add_argument("model", type=Path)
+    ev.add_argument("hidden", type=Path)
+    ev.add_argument("result", type=Path)
+    ev.add_argument("--size", type=int, nargs=2, required=True)
+    args = parser.parse_args(argv)
+    limits = json.loads(args.limits)
+    if args.uid > 0:
+        drop_to(args.uid)
+    apply_limits(limits)
+    if args.command == "notebook":
+        for var in JUPYTER_DIRS:
+            if os.environ.get(var):
+                Path(os.environ[var]).mkdir(parents=True, exist_ok=True)
+        run_notebook(args.src, args.dest, args.status, args.cwd,
+                     timeout=limits["timeout"], output_mb=limits["output_mb"])  # fmt: skip
+        return 0
+    result = evaluate_model(args.model, args.hidden, tuple(args.size))
+    args.result.write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
