@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from segcourse import paths
+from segcourse.data.layouts import DIAGNOSES
 from segcourse.profiles import Profile, get_profile
 
 # The settings that must agree before a saved model counts as "the same run".
@@ -183,8 +184,9 @@ def start_run(
     return run
 
 
-def print_split(train, val, test, groups=("common nevus", "atypical nevus", "melanoma")) -> None:
+def print_split(train, val, test, groups=None) -> None:
     """One line per part: its number of cases and, for PH2, the cases per diagnosis."""
+    groups = tuple(DIAGNOSES.values()) if groups is None else groups
     for name, part in (("train", train), ("validation", val), ("test", test)):
         line = f"{name:>10}: {len(part)} cases"
         if part.diagnosis is not None:
