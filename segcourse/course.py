@@ -23,6 +23,8 @@ NBVAL_OPTIONS = (
     "--nbval-cell-timeout=1800",
     "--nbval-kernel-startup-timeout=300",
 )
+# nbconvert's lab template with the figures' alt text (see the template's first lines)
+HTML_TEMPLATE = Path(__file__).resolve().parent / "templates" / "notebook.html.j2"
 QUIET = {  # TensorFlow's C++ start-up banner (INFO lines); warnings and errors still show
     "TF_CPP_MIN_LOG_LEVEL": "1",
 }
@@ -83,6 +85,8 @@ def run_notebooks(profile: str | None, only: list[str], build: Path) -> int:
             "WARN",
             "--to",
             "html",
+            "--template-file",
+            str(HTML_TEMPLATE),
             str(out),
         ]
         if _step(papermill, root, env) or _step(html, root, env):

@@ -240,3 +240,26 @@ def test_the_notebook_png_output_carries_the_alt_text(monkeypatch):
     assert data == b"\x89PNG" and metadata == {"alt": "Figure. Row. 1 panel(s): one"}
     assert plots.show_images([np.zeros((4, 4, 3), np.uint8)], ["two"], title="Again")
     assert png(fig)[1] == metadata  # wrapped once, not twice
+
+
+def test_the_html_export_writes_the_alt_text_into_each_img():
+    """`segcourse run` exports with a template that reads the alt text of the lab template's
+    images from the output metadata, so nbconvert's 'No description' filler never appears."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    from segcourse.course import HTML_TEMPLATE
+
+    nb = nbformat.v4.new_notebook()
+    output = nbformat.v4.new_output(
+        "display_data",
+        data={"image/png": "iVBORw0KGgo="},
+        metadata={"image/png": {"alt": 'Dice <by> "diagnosis"'}},
+    )
+    nb.cells = [nbformat.v4.new_code_cell("fig", outputs=[output])]
+    html, _ = HTMLExporter(template_file=str(HTML_TEMPLATE)).from_notebook_node(nb)
+    from bs4 import BeautifulSoup
+
+    (img,) = BeautifulSoup(html, "html.parser").find_all("img")
+    assert img["alt"] == 'Dice <by> "diagnosis"'  # escaped in the HTML, intact when parsed
+    assert "No description has been provided" not in html
