@@ -15,7 +15,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("notebooks/02_segnet.ipynb", "notebooks/03_unet.ipynb")  # in teaching order
+SOURCES = (
+    "notebooks/solutions/02_segnet.ipynb",
+    "notebooks/solutions/03_unet.ipynb",
+)  # in teaching order
 TARGET = ROOT / "segcourse" / "models.py"
 MARKER = "# @save"
 ALLOWED = (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)

@@ -39,8 +39,8 @@ def quiet_environment() -> dict[str, str]:
 
 
 def notebooks(root: Path) -> list[Path]:
-    """The lesson notebooks in order, then the lab's reference solution."""
-    found = sorted((root / "notebooks").glob("*.ipynb"))
+    """The lesson notebooks (their solution versions) in order, then the lab's reference solution."""
+    found = sorted((root / "notebooks" / "solutions").glob("*.ipynb"))
     return found + sorted((root / "lab" / "solution").glob("*.ipynb"))
 
 

@@ -8,7 +8,7 @@ import keras
 from keras import layers
 
 
-# From notebooks/02_segnet.ipynb, cell c10.
+# From notebooks/solutions/02_segnet.ipynb, cell c10.
 def conv_block(x, filters):
     """Two 3x3 convolutions, each followed by batch normalisation and ReLU."""
     for _ in range(2):
@@ -32,7 +32,7 @@ def build_segnet(image_size, base_filters=16, depth=4):
     return keras.Model(inputs, logits, name="segnet")
 
 
-# From notebooks/03_unet.ipynb, cell c09.
+# From notebooks/solutions/03_unet.ipynb, cell c09.
 def build_unet(image_size, base_filters=16, depth=4):
     """U-Net: the SegNet shape plus skip connections from each encoder level to the decoder."""
     inputs = keras.Input(shape=(image_size, image_size, 3), name="image")

@@ -227,7 +227,7 @@ def _time_notebooks(profile: str | None, backend: str) -> list:
     rows = []
     print(f"\nnotebooks ({profile or 'default'} profile, {backend}):", flush=True)
     for name in LESSON_NOTEBOOKS:
-        source = ROOT / "notebooks" / name
+        source = ROOT / "notebooks" / "solutions" / name
         if not source.is_file():
             continue
         start = time.perf_counter()
