@@ -35,6 +35,13 @@ def course_job(job: str):
     return start
 
 
+def starters(rest: list[str]) -> int:
+    """`starters build|check`: the lesson notebooks' starters and the lab's."""
+    from .grader.starter import starters_main
+
+    return starters_main(rest)
+
+
 COMMANDS = {
     "run": (course_job("run"), "prepare the data and execute every notebook into build/"),
     "test": (course_job("test"), "lint, then the whole test suite (ci profile by default)"),
@@ -51,6 +58,7 @@ COMMANDS = {
         "segcourse.grader.starter",
         "build the lab starter notebook from the reference solution",
     ),
+    "starters": (starters, "build (or check) every starter notebook from its solution"),
 }
 
 

@@ -53,6 +53,7 @@ def run_notebooks(profile: str | None, only: list[str], build: Path) -> int:
     """Prepare the data, then execute each notebook with papermill and export it to HTML."""
     root = project_root()
     env = quiet_environment()
+    env["SEGCOURSE_EXERCISES"] = "strict"  # the solution notebooks: a wrong answer is a failure
     if profile:
         env["SEGCOURSE_PROFILE"] = profile
     prepare = [sys.executable, "-m", "segcourse", "prepare"]

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from segcourse import paths
+from segcourse import exercises, paths
 from segcourse.data.layouts import DIAGNOSES
 from segcourse.profiles import Profile, get_profile
 
@@ -169,6 +169,7 @@ def start_run(
         model_dir=paths.resolve(given["model_dir"] or "build/models"),
     )
     keras.utils.set_random_seed(run.seed)  # Python, numpy and the backend: re-runs reproduce
+    exercises.record_to(run.results_dir / f"{notebook}_exercises.json")
     training = ""
     if trains:
         run.model_dir.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,10 @@
-"""The lab's starter notebook, generated from the reference solution so the two cannot drift:
-`python -m segcourse lab build` writes it, `python -m segcourse lab check` fails when it is stale.
+"""Student starter notebooks, generated from their solution notebooks so the two cannot drift.
 
-One notebook is the source (`lab/solution/body_segmentation.ipynb`): task cells hold the
-answer between `### BEGIN SOLUTION` / `### END SOLUTION` lines (nbgrader's convention).
+`python -m segcourse lab build|check` does the lab; `python -m segcourse starters build|check`
+does every lesson notebook (notebooks/solutions/NN_*.ipynb -> notebooks/NN_*.ipynb) and the lab.
+One notebook is the source: exercise cells hold the answer between `### BEGIN SOLUTION` /
+`### END SOLUTION` lines (nbgrader's convention). The lab's regions become a raise; a lesson's
+become blanks that let the notebook run on (its checks then say "not answered yet").
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 SOLUTION = Path("lab/solution/body_segmentation.ipynb")
 STARTER = Path("lab/body_segmentation.ipynb")
+LESSON_SOLUTIONS = Path("notebooks/solutions")
 # Cell metadata keys that only describe one execution (papermill, nbclient, Jupyter UI).
 RUN_METADATA = ("execution", "papermill", "collapsed", "scrolled", "ExecuteTime")
 
@@ -51,27 +54,29 @@ def _enclosing_function(lines: list[str], indent: str) -> str | None:
 
 
 def _replace_regions(source: str, where: str, replace) -> str:
-    """Walk the BEGIN/END SOLUTION regions of `source`, putting `replace(line, kept)` in each.
+    """Walk the BEGIN/END SOLUTION regions of `source`, putting `replace(line, kept, body)` in each.
 
-    `line` is the region's BEGIN line and `kept` the lines kept so far; a nested, unopened or
-    unclosed region is a LabBuildError naming `where` and the line.
+    `line` is the region's BEGIN line, `kept` the lines kept so far and `body` the region's
+    own lines; a nested, unopened or unclosed region is a LabBuildError naming `where`.
     """
     out: list[str] = []
-    inside = False
+    begin, body = None, []
     for number, line in enumerate(source.splitlines(), 1):
         stripped = line.strip()
         if stripped.startswith(BEGIN):
-            if inside:
+            if begin is not None:
                 raise LabBuildError(f"{where}, line {number}: {BEGIN!r} inside another region.")
-            inside = True
-            out += replace(line, out)
+            begin, body = line, []
         elif stripped.startswith(END):
-            if not inside:
+            if begin is None:
                 raise LabBuildError(f"{where}, line {number}: {END!r} without a {BEGIN!r}.")
-            inside = False
-        elif not inside:
+            out += replace(begin, out, body)
+            begin = None
+        elif begin is not None:
+            body.append(line)
+        else:
             out.append(line)
-    if inside:
+    if begin is not None:
         raise LabBuildError(f"{where}: {BEGIN!r} is never closed by {END!r}.")
     return "\n".join(out)
 
@@ -79,7 +84,7 @@ def _replace_regions(source: str, where: str, replace) -> str:
 def strip_solutions(source: str, task: str = "This task", *, where: str = "cell") -> str:
     """Replace each solution region of a code cell by `# YOUR CODE HERE` and a raise."""
 
-    def placeholder(line: str, kept: list[str]) -> list[str]:
+    def placeholder(line: str, kept: list[str], body: list[str]) -> list[str]:
         indent = line[: len(line) - len(line.lstrip())]
         function = _enclosing_function(kept, indent)
         todo = f"write the body of {function}()" if function else "write this code"
@@ -89,9 +94,45 @@ def strip_solutions(source: str, task: str = "This task", *, where: str = "cell"
     return _replace_regions(source, where, placeholder)
 
 
+def _lesson_label(cell: dict, source: str) -> str:
+    """'Exercise 01.2' from the cell's `exercise` metadata or an `# Exercise 01.2` comment."""
+    given = cell.get("metadata", {}).get("exercise")
+    found = re.search(r"Exercise\s+(\d+\.\d+)", source)
+    if given or found:
+        return f"Exercise {given or found.group(1)}"
+    return "This exercise"
+
+
+def strip_lesson_solutions(source: str, label: str, *, where: str = "cell") -> str:
+    """A lesson's regions: a function body becomes a NotImplementedError that the check catches;
+    top-level `NAME = value` lines become `NAME = ...`, so every later cell still runs."""
+
+    def placeholder(line: str, kept: list[str], body: list[str]) -> list[str]:
+        indent = line[: len(line) - len(line.lstrip())]
+        function = _enclosing_function(kept, indent)
+        if function:
+            message = (
+                f"{label}: write the body of {function}(); the check below says when it is right."
+            )
+            return [f"{indent}# YOUR CODE HERE", f'{indent}raise NotImplementedError("{message}")']
+        names: list[str] = []
+        for text in body:
+            found = re.match(rf"{re.escape(indent)}([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)", text)
+            if found and found.group(1) not in names:
+                names.append(found.group(1))
+        if not names:
+            raise LabBuildError(
+                f"{where}: a solution region outside a function must assign names "
+                "(NAME = value), so that the starter can keep NAME = ... in its place."
+            )
+        return [f"{indent}{name} = ...  # YOUR ANSWER HERE" for name in names]
+
+    return _replace_regions(source, where, placeholder)
+
+
 def _strip_markdown(source: str, where: str) -> str:
     """Replace each solution region of a markdown cell by 'YOUR ANSWER HERE'."""
-    return _replace_regions(source, where, lambda line, kept: ["YOUR ANSWER HERE"])
+    return _replace_regions(source, where, lambda line, kept, body: ["YOUR ANSWER HERE"])
 
 
 def validate_solution(nb: dict) -> None:
@@ -123,9 +164,13 @@ def validate_solution(nb: dict) -> None:
                 raise LabBuildError(f"{where}: graded cell needs positive points, got {points!r}.")
 
 
-def build_starter_notebook(solution: dict) -> dict:
-    """The student version of a solution notebook (a new dict; outputs cleared)."""
-    validate_solution(solution)
+def build_starter_notebook(solution: dict, lesson: bool = False) -> dict:
+    """The student version of a solution notebook (a new dict; outputs cleared).
+
+    `lesson=True`: a lesson notebook (no nbgrader metadata; regions become blanks, not raises).
+    """
+    if not lesson:
+        validate_solution(solution)
     starter = copy.deepcopy(solution)
     starter["metadata"] = {
         k: v for k, v in starter.get("metadata", {}).items() if k not in ("papermill", "widgets")
@@ -137,7 +182,10 @@ def build_starter_notebook(solution: dict) -> dict:
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else source
         if BEGIN in source:
-            if cell["cell_type"] == "code":
+            if cell["cell_type"] == "code" and lesson:
+                label = _lesson_label(cell, source)
+                source = strip_lesson_solutions(source, label, where=where)
+            elif cell["cell_type"] == "code":
                 source = strip_solutions(source, _task_label(cell), where=where)
             else:
                 source = _strip_markdown(source, where)
@@ -172,18 +220,22 @@ def _normalised(nb: dict) -> dict:
     return nb
 
 
-def build_starter(solution_path: str | Path, starter_path: str | Path) -> Path:
+def build_starter(
+    solution_path: str | Path, starter_path: str | Path, lesson: bool = False
+) -> Path:
     """Write the starter notebook generated from the solution notebook; return its path."""
-    starter = build_starter_notebook(_read(Path(solution_path)))
+    starter = build_starter_notebook(_read(Path(solution_path)), lesson=lesson)
     starter_path = Path(starter_path)
     starter_path.parent.mkdir(parents=True, exist_ok=True)
     starter_path.write_text(_dumps(starter), encoding="utf-8")
     return starter_path
 
 
-def starter_is_current(solution_path: str | Path, starter_path: str | Path) -> bool:
+def starter_is_current(
+    solution_path: str | Path, starter_path: str | Path, lesson: bool = False
+) -> bool:
     """Whether the starter on disk is exactly what `build_starter` would write."""
-    expected = build_starter_notebook(_read(Path(solution_path)))
+    expected = build_starter_notebook(_read(Path(solution_path)), lesson=lesson)
     if not Path(starter_path).is_file():
         return False
     return _normalised(_read(Path(starter_path))) == _normalised(expected)
@@ -217,3 +269,40 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
     )
     return 1
+
+
+def course_starters(root: Path) -> list[tuple[Path, Path, bool]]:
+    """(solution, starter, is_lesson) for every lesson notebook and the lab."""
+    pairs = [
+        (source, root / "notebooks" / source.name, True)
+        for source in sorted((root / LESSON_SOLUTIONS).glob("[0-9][0-9]_*.ipynb"))
+    ]
+    return pairs + [(root / SOLUTION, root / STARTER, False)]
+
+
+def starters_main(argv: list[str] | None = None) -> int:
+    """`python -m segcourse starters build|check`: every lesson starter and the lab's at once."""
+    parser = argparse.ArgumentParser(
+        prog="python -m segcourse starters",
+        description="Generate every student starter notebook from its solution notebook.",
+    )
+    parser.add_argument("action", choices=("build", "check"), help="build: write; check: compare")
+    args = parser.parse_args(argv)
+    stale = []
+    try:
+        for solution, starter, lesson in course_starters(project_root()):
+            if args.action == "build":
+                print(f"wrote {build_starter(solution, starter, lesson)}")
+            elif not starter_is_current(solution, starter, lesson):
+                stale.append(starter)
+    except LabBuildError as err:
+        print(f"segcourse starters: {err}", file=sys.stderr)
+        return 2
+    for starter in stale:
+        print(f"{starter} is out of date with its solution notebook", file=sys.stderr)
+    if stale:
+        print("run `python -m segcourse starters build`", file=sys.stderr)
+        return 1
+    if args.action == "check":
+        print("every starter notebook is up to date")
+    return 0
