@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_ph2_tree
+from trees import make_ph2_tree
 
 from devtools.bench.__main__ import main
 from devtools.bench.load import naive_load_ph2

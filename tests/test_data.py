@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import (
+from PIL import Image
+from trees import (
     MADS_NAME,
     PH2_IMAGES,
     lesion_pair,
@@ -23,7 +24,6 @@ from conftest import (
     ph2_ids,
     write_mask,
 )
-from PIL import Image
 
 import segcourse
 from segcourse import data as sd

@@ -245,7 +245,7 @@ def test_compositing_check_explains_each_mistake(tmp_path):
 @pytest.fixture
 def kernel_env(tmp_path, monkeypatch):
     """A tiny MADS archive and the ci profile for a kernel started from this process."""
-    from conftest import make_mads_tree
+    from trees import make_mads_tree
 
     archive = make_mads_tree(tmp_path, n=16, size=(96, 64), extras=False)
     monkeypatch.setenv("SEGCOURSE_PROFILE", "ci")
