@@ -66,14 +66,21 @@ def saved_cells(notebook: Path) -> list[tuple[str, str]]:
 
 def render() -> str:
     """The text `segcourse/models.py` should have, from the notebooks as they are now."""
-    parts = [HEADER.format(marker=MARKER, sources=", ".join(Path(s).name for s in SOURCES))]
+    header = HEADER.format(marker=MARKER, sources=", ".join(Path(s).name for s in SOURCES))
+    imports: list[str] = []  # a cell's own imports go to the top, as ruff's import order wants
+    parts = []
     for source in SOURCES:
         cells = saved_cells(ROOT / source)
         if not cells:
             raise ModelsBuildError(f"{source}: no cell starts with {MARKER!r}")
         for cell_id, code in cells:
-            parts.append(f"\n# From {source}, cell {cell_id}.\n{code}\n")
-    return "\n".join(parts)
+            lines = code.splitlines()
+            imports += [line for line in lines if line.startswith(("import ", "from "))]
+            body = "\n".join(line for line in lines if not line.startswith(("import ", "from ")))
+            parts.append(f"\n# From {source}, cell {cell_id}.\n{body.strip()}\n")
+    if imports:
+        header += "\n" + "\n".join(dict.fromkeys(imports)) + "\n"
+    return "\n".join([header, *parts])
 
 
 def main(argv: list[str] | None = None) -> int:

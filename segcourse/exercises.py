@@ -11,7 +11,9 @@ Three kinds, each identified by an id such as "02.3" (notebook 2, exercise 3):
 In a starter notebook an unanswered exercise (a `...` value, or a function that still raises
 NotImplementedError) prints "not answered yet" and a hint, and the notebook goes on. With
 `SEGCOURSE_EXERCISES=strict` (how the solution notebooks run in CI) an unanswered or wrong
-exercise raises `ExerciseError`, so a broken solution cannot pass unnoticed. Answers are kept in
+exercise raises `ExerciseError`, so a broken solution cannot pass unnoticed; with
+`SEGCOURSE_EXERCISES=blank` (how CI runs the starters) `summary()` raises unless every exercise
+is still unanswered, so a starter that leaks an answer cannot pass either. Answers are kept in
 `<notebook>_exercises.json` in the results folder, so predictions and explanations survive.
 """
 
@@ -184,11 +186,28 @@ def explain(exercise: str, text: str, min_words: int = 8) -> bool:
     return True
 
 
+def expects_blank() -> bool:
+    """Whether this run is a starter checked in CI: every exercise must still be unanswered."""
+    return os.environ.get(STRICT_ENV, "").strip().lower() == "blank"
+
+
 def summary() -> dict[str, str]:
-    """Print and return each exercise's status in this notebook run."""
-    for exercise in sorted(_STATE):
-        print(f"Exercise {exercise}: {_STATE[exercise].get('status', '?')}")
-    return {name: entry.get("status", "?") for name, entry in _STATE.items()}
+    """Print and return each exercise's status in this notebook run.
+
+    In strict mode every exercise must be done; in blank mode none may be (see the module doc).
+    """
+    statuses = {name: entry.get("status", "?") for name, entry in sorted(_STATE.items())}
+    for exercise, status in statuses.items():
+        print(f"Exercise {exercise}: {status}")
+    if expects_blank():
+        answered = [name for name, status in statuses.items() if status != "unanswered"]
+        if answered:
+            raise ExerciseError(f"a starter must come unanswered, but {answered} hold answers.")
+    if strict():
+        open_ = [name for name, status in statuses.items() if status in ("unanswered", "wrong")]
+        if open_:
+            raise ExerciseError(f"exercises {open_} are not done (strict mode).")
+    return statuses
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,5 +1,6 @@
 """Segmentation scores in numpy: per-image Dice, IoU and pixel accuracy, the best constant
-mask, threshold choice and score tables per group.
+mask, threshold choice, score tables per group, and honest statistics on per-image scores
+(bootstrap confidence intervals, paired bootstrap and sign test for comparing two models).
 
 Inputs are binary masks, bool or 0/1 numbers, of shape `(H, W)`, `(H, W, 1)` (one image) or
 `(N, H, W)`, `(N, H, W, 1)` (a batch); scores come back per image, shape `(N,)`. Probabilities
@@ -165,6 +166,8 @@ def score_table(y_true, y_pred, groups=None, order=None) -> dict[str, dict]:
 
     `groups` gives each image's group (e.g. its diagnosis; None: no group rows); rows follow
     `order` when given, else the order in which groups first appear. Empty groups are left out.
+    The "all" row also has "dice_ci" and "iou_ci": `[low, high]`, the 95 % percentile
+    bootstrap interval of the mean (`bootstrap_ci`, seed 0, so tables are reproducible).
     """
     d, j = dice(y_true, y_pred), iou(y_true, y_pred)
     rows = {"all": np.ones(len(d), dtype=bool)}
@@ -175,7 +178,7 @@ def score_table(y_true, y_pred, groups=None, order=None) -> dict[str, dict]:
         names = order if order is not None else dict.fromkeys(g for g in groups if g is not None)
         for name in names:
             rows[name] = np.array([g == name for g in groups])
-    return {
+    table = {
         name: {
             "n": int(rows[name].sum()),
             "dice": float(d[rows[name]].mean()),
@@ -184,3 +187,96 @@ def score_table(y_true, y_pred, groups=None, order=None) -> dict[str, dict]:
         for name in rows
         if rows[name].any()
     }
+    if "all" in table:
+        table["all"]["dice_ci"] = list(bootstrap_ci(d)[1:])
+        table["all"]["iou_ci"] = list(bootstrap_ci(j)[1:])
+    return table
+
+
+def _scores(values, name: str) -> np.ndarray:
+    """Per-image scores as a 1-D float array; ValueError if empty, not 1-D or not finite."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} has shape {arr.shape}: expected one score per image, (N,)")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty: need at least one per-image score")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        kind = "NaN" if np.isnan(arr).any() else "infinite"
+        raise ValueError(
+            f"{name} contains {int(bad.sum())} {kind} value(s) (first at index "
+            f"{int(np.flatnonzero(bad)[0])}): drop or fix those images first"
+        )
+    return arr
+
+
+def _resampled_means(values: np.ndarray, n_boot: int, seed) -> np.ndarray:
+    """Means of `n_boot` resamples with replacement of `values`, shape (n_boot,)."""
+    if int(n_boot) != n_boot or n_boot < 1:
+        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, len(values), size=(int(n_boot), len(values)))
+    return values[index].mean(axis=1)
+
+
+def _interval(means: np.ndarray, level: float) -> tuple[float, float]:
+    """The central `level` percentile interval of the resampled means."""
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1 (e.g. 0.95), got {level!r}")
+    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
+def bootstrap_ci(values, n_boot=2000, level=0.95, seed=0) -> tuple[float, float, float]:
+    """Mean of per-image scores and its percentile bootstrap interval: `(mean, low, high)`.
+
+    Resamples the images with replacement `n_boot` times; the interval says how much the mean
+    would move on another test set of the same size from the same source. It does not cover
+    a shift of source (other scanner, other hospital).
+    """
+    values = _scores(values, "values")
+    low, high = _interval(_resampled_means(values, n_boot, seed), level)
+    return float(values.mean()), low, high
+
+
+def paired_bootstrap(a, b, n_boot=2000, level=0.95, seed=0) -> dict:
+    """Is model a better than model b on the same images? Bootstrap of the mean of a - b.
+
+    `a` and `b` are per-image scores in the same image order. Returns `{"diff": mean a - b,
+    "ci": [low, high], "p_value": share of resamples with mean difference <= 0 (one-sided: small
+    means a is reliably better), "n": number of images}`. Pairing removes the variation between
+    images that both models share, so it is far more sensitive than comparing two intervals.
+    """
+    a, b = _scores(a, "a"), _scores(b, "b")
+    if len(a) != len(b):
+        raise ValueError(f"a has {len(a)} scores but b has {len(b)}: pair them image by image")
+    diffs = a - b
+    means = _resampled_means(diffs, n_boot, seed)
+    return {
+        "diff": float(diffs.mean()),
+        "ci": list(_interval(means, level)),
+        "p_value": float(np.mean(means <= 0)),
+        "n": len(diffs),
+    }
+
+
+def sign_test(a, b) -> dict:
+    """Exact sign test on paired per-image scores: does a beat b on more images than chance?
+
+    Returns `{"greater": images with a > b, "less": a < b, "ties": a == b, "p_value": exact
+    two-sided binomial p-value (p = 1/2) over the untied images; 1.0 when all are tied}`.
+    """
+    from scipy.stats import binomtest
+
+    a, b = _scores(a, "a"), _scores(b, "b")
+    if len(a) != len(b):
+        raise ValueError(f"a has {len(a)} scores but b has {len(b)}: pair them image by image")
+    greater, less = int(np.sum(a > b)), int(np.sum(a < b))
+    untied = greater + less
+    p_value = binomtest(greater, untied, 0.5).pvalue if untied else 1.0
+    return {"greater": greater, "less": less, "ties": len(a) - untied, "p_value": float(p_value)}
+
+
+def format_ci(mean, low, high, digits=3) -> str:
+    """A mean and its interval as text: `format_ci(0.9123, 0.894, 0.928)` -> '0.912 [0.894, 0.928]'."""
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"

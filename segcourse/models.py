@@ -7,6 +7,8 @@ Do not edit here: edit the notebook, then run `python -m devtools.build_models`.
 import keras
 from keras import layers
 
+from segcourse.layers import MaxPoolingWithArgmax2D, MaxUnpooling2D
+
 
 # From notebooks/solutions/02_segnet.ipynb, cell c10.
 def conv_block(x, filters):
@@ -18,18 +20,26 @@ def conv_block(x, filters):
     return x
 
 
-def build_segnet(image_size, base_filters=16, depth=4):
-    """SegNet-style encoder-decoder: pool `depth` times, upsample back, one channel of logits."""
+def build_segnet(image_size, base_filters=16, depth=4, unpool=True):
+    """SegNet: pool `depth` times keeping each maximum's position, unpool there, one logit.
+
+    `unpool=False` upsamples blindly instead (each value fills its 2x2 block), for comparison.
+    """
     inputs = keras.Input(shape=(image_size, image_size, 3), name="image")
     x = layers.Rescaling(1 / 255)(inputs)  # the model takes 0..255 pixels
+    where = []  # the pooling indices of each level, for the decoder
     for level in range(depth):  # encoder: richer features, smaller maps
         x = conv_block(x, base_filters * 2**level)
-        x = layers.MaxPooling2D()(x)
+        if unpool:
+            x, indices = MaxPoolingWithArgmax2D()(x)
+            where.append(indices)
+        else:
+            x = layers.MaxPooling2D()(x)
     for level in reversed(range(depth)):  # decoder: back to full resolution
-        x = layers.UpSampling2D()(x)
-        x = conv_block(x, base_filters * 2**level)
+        x = MaxUnpooling2D()([x, where[level]]) if unpool else layers.UpSampling2D()(x)
+        x = conv_block(x, base_filters * 2 ** max(level - 1, 0))  # the next level's width
     logits = layers.Conv2D(1, 1, dtype="float32", name="logits")(x)  # float32 in mixed precision
-    return keras.Model(inputs, logits, name="segnet")
+    return keras.Model(inputs, logits, name="segnet" if unpool else "upsampling_net")
 
 
 # From notebooks/solutions/03_unet.ipynb, cell c09.

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from segcourse import exercises, paths
+from segcourse import exercises, metrics, paths
 from segcourse.data.layouts import DIAGNOSES
 from segcourse.profiles import Profile, get_profile
 
@@ -195,17 +195,31 @@ def print_split(train, val, test, groups=None) -> None:
         print(line)
 
 
+def _score_cell(scores: dict, key: str) -> str:
+    """One model's Dice or IoU cell: the mean, then its 95 % interval where the row has one."""
+    ci = scores.get(f"{key}_ci")
+    if ci is None:
+        return f"{scores[key]:>16.3f}{'':15}"
+    mean, _, interval = metrics.format_ci(scores[key], *ci).partition(" ")
+    return f"{mean:>16} {interval:<14}"
+
+
 def print_scores(tables: dict[str, dict], title: str) -> None:
-    """Score tables side by side: one row per group, Dice and IoU per model."""
+    """Score tables side by side: one row per group, Dice and IoU per model.
+
+    Rows with "dice_ci" / "iou_ci" (the "all" row of `metrics.score_table`) show the 95 %
+    bootstrap interval of the mean after it, as in "0.912 [0.894, 0.928]".
+    """
     print(title)
-    print(f"{'':16}{'n':>4}" + "".join(f"{m + ' Dice':>16}{m + ' IoU':>15}" for m in tables))
+    header = "".join(f"{m + ' Dice':>16}{'':15}{m + ' IoU':>16}{'':15}" for m in tables)
+    print(f"{'':16}{'n':>4}{header}".rstrip())
     first = next(iter(tables.values()))
     for row in first:
         line = f"{row:16}{first[row]['n']:>4}"
         for table in tables.values():
             if row in table:
-                line += f"{table[row]['dice']:>16.3f}{table[row]['iou']:>15.3f}"
-        print(line)
+                line += _score_cell(table[row], "dice") + _score_cell(table[row], "iou")
+        print(line.rstrip())
 
 
 def check_learned(what: str, score: float, floor: float, margin: float = 0.15) -> None:

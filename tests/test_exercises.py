@@ -4,6 +4,7 @@ without the answer, strict mode stops a broken solution, and the starter build b
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,3 +115,60 @@ def test_a_top_level_region_without_an_assignment_is_refused():
     }
     with pytest.raises(LabBuildError, match="must assign names"):
         build_starter_notebook(solution, lesson=True)
+
+
+def _exercise_calls(notebook):
+    """(id, kind) of every `ex.check/predict/explain` call in a notebook's code cells."""
+    import re
+
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    code = "\n".join(
+        "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+    )
+    return set(re.findall(r"ex\.(check|predict|explain)\(\s*\"(\d\d\.\d)\"", code))
+
+
+LESSONS = sorted(
+    (Path(__file__).resolve().parent.parent / "notebooks" / "solutions").glob("*.ipynb")
+)
+
+
+@pytest.mark.parametrize("notebook", LESSONS, ids=[p.stem for p in LESSONS])
+def test_each_lesson_has_three_exercises_of_more_than_one_kind(notebook):
+    calls = _exercise_calls(notebook)
+    ids = {exercise for _kind, exercise in calls}
+    kinds = {kind for kind, _exercise in calls}
+    assert len(ids) >= 3, f"{notebook.name}: only {sorted(ids)}"
+    assert len(kinds) >= 2, f"{notebook.name}: only {kinds} exercises"
+    prefix = notebook.name[:2]
+    assert all(exercise.startswith(prefix + ".") for exercise in ids), sorted(ids)
+
+
+@pytest.mark.parametrize("notebook", LESSONS, ids=[p.stem for p in LESSONS])
+def test_lesson_starters_are_current_and_blank(notebook):
+    from segcourse.grader.starter import starter_is_current
+
+    starter = notebook.parent.parent / notebook.name
+    assert starter_is_current(notebook, starter, lesson=True), (
+        "run `python -m segcourse starters build`"
+    )
+    text = starter.read_text(encoding="utf-8")
+    assert "### BEGIN SOLUTION" not in text and "YOUR" in text
+
+
+def test_blank_mode_refuses_a_starter_that_holds_an_answer(monkeypatch):
+    monkeypatch.setenv(ex.STRICT_ENV, "blank")
+    ex.check("01.1", ..., mean_test)
+    assert ex.summary() == {"01.1": "unanswered"}
+    ex.check("01.2", lambda m: m.mean(axis=(1, 2, 3)), mean_test)
+    with pytest.raises(ex.ExerciseError, match="hold answers"):
+        ex.summary()
+
+
+def test_strict_summary_refuses_an_exercise_left_open(monkeypatch):
+    ex.predict("02.4", ...)
+    monkeypatch.setenv(ex.STRICT_ENV, "strict")
+    with pytest.raises(ex.ExerciseError, match="not done"):
+        ex.summary()

@@ -90,7 +90,12 @@ def test_score_table_per_group_and_the_printed_table(capsys):
         metrics.score_table(truth, pred, ["a", "b"])
     results.print_scores({"M": table}, "title")
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "title" and out[2].split() == ["all", "3", "0.667", "0.667"]
+    # the "all" row shows the bootstrap interval of the mean; group rows only the mean
+    assert table["all"]["dice_ci"] == [0.0, 1.0]  # per-image Dice 1, 1, 0
+    assert out[0] == "title"
+    assert out[2].split()[:2] == ["all", "3"]
+    assert out[2].count("0.667 [0.000, 1.000]") == 2  # Dice and IoU
+    assert out[3].split() == ["a", "1", "1.000", "1.000"]
 
 
 def test_check_learned_fails_a_model_no_better_than_a_constant(capsys):
