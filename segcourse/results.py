@@ -195,13 +195,14 @@ def print_split(train, val, test, groups=None) -> None:
         print(line)
 
 
+CELL = 22  # characters of one Dice or IoU column: "0.912 [0.894, 0.928]" and a gap
+
+
 def _score_cell(scores: dict, key: str) -> str:
     """One model's Dice or IoU cell: the mean, then its 95 % interval where the row has one."""
     ci = scores.get(f"{key}_ci")
-    if ci is None:
-        return f"{scores[key]:>16.3f}{'':15}"
-    mean, _, interval = metrics.format_ci(scores[key], *ci).partition(" ")
-    return f"{mean:>16} {interval:<14}"
+    text = f"{scores[key]:.3f}" if ci is None else metrics.format_ci(scores[key], *ci)
+    return f"  {text:<{CELL - 2}}"
 
 
 def print_scores(tables: dict[str, dict], title: str) -> None:
@@ -211,8 +212,11 @@ def print_scores(tables: dict[str, dict], title: str) -> None:
     bootstrap interval of the mean after it, as in "0.912 [0.894, 0.928]".
     """
     print(title)
-    header = "".join(f"{m + ' Dice':>16}{'':15}{m + ' IoU':>16}{'':15}" for m in tables)
-    print(f"{'':16}{'n':>4}{header}".rstrip())
+    print(f"{'':20}" + "".join(f"  {name:<{2 * CELL - 2}}" for name in tables).rstrip())
+    print(
+        f"{'':16}{'n':>4}"
+        + "".join(f"  {'Dice':<{CELL - 2}}  {'IoU':<{CELL - 2}}" for _ in tables).rstrip()
+    )
     first = next(iter(tables.values()))
     for row in first:
         line = f"{row:16}{first[row]['n']:>4}"

@@ -92,10 +92,12 @@ def test_score_table_per_group_and_the_printed_table(capsys):
     out = capsys.readouterr().out.splitlines()
     # the "all" row shows the bootstrap interval of the mean; group rows only the mean
     assert table["all"]["dice_ci"] == [0.0, 1.0]  # per-image Dice 1, 1, 0
-    assert out[0] == "title"
-    assert out[2].split()[:2] == ["all", "3"]
-    assert out[2].count("0.667 [0.000, 1.000]") == 2  # Dice and IoU
-    assert out[3].split() == ["a", "1", "1.000", "1.000"]
+    assert out[0] == "title" and out[1].split() == ["M"] and out[2].split() == ["n", "Dice", "IoU"]
+    assert out[3].split()[:2] == ["all", "3"]
+    assert out[3].count("0.667 [0.000, 1.000]") == 2  # Dice and IoU
+    assert out[4].split() == ["a", "1", "1.000", "1.000"]
+    # each model's Dice column starts where its header says
+    assert out[3].index("0.667") == out[2].index("Dice") == out[1].index("M")
 
 
 def test_check_learned_fails_a_model_no_better_than_a_constant(capsys):

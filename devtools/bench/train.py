@@ -18,7 +18,7 @@ LESSON_NOTEBOOKS = (
     "03_unet.ipynb",
     "04_losses_and_metrics.ipynb",
 )
-FEEDER_TARGET = 1.10  # an epoch through TrainBatches may be at most 10 % slower than plain fit
+FEEDER_TARGET = 1 / 0.95  # TrainBatches must reach at least 0.95 of plain fit's img/s
 
 
 def add_parser(subparsers) -> None:
@@ -44,7 +44,10 @@ def add_parser(subparsers) -> None:
         "--steps", type=int, default=0, help="timed steps per epoch (0: 10 on CPU, 60 on GPU)"
     )
     parser.add_argument(
-        "--repeat", type=int, default=3, help="timed epochs of each feeder (best counts)"
+        "--repeat",
+        type=int,
+        default=2,
+        help="fit() runs of each feeder, 2 timed epochs each (best counts)",
     )
     parser.add_argument("--filters", type=int, default=16, help="base filters (16)")
     parser.add_argument(
@@ -124,6 +127,27 @@ def _env(backend: str, profile: str | None) -> dict:
     return env
 
 
+EPOCHS_PER_FIT = 2  # timed epochs per fit() call, after one untimed epoch
+
+
+def _epoch_timer():
+    """A Keras callback class that records each epoch's wall time (imported late: keras)."""
+    import keras
+
+    class Timer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds: list[float] = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self._start)
+
+    return Timer
+
+
 def train_worker(request: str) -> None:
     """In a subprocess with KERAS_BACKEND set: time both feeders for each model, print JSON."""
     import json
@@ -137,6 +161,7 @@ def train_worker(request: str) -> None:
     from segcourse.profiles import backend_sees_gpu, get_profile
 
     builders = {"SegNet": build_segnet, "U-Net": build_unet}
+    EpochTimer = _epoch_timer()  # noqa: N806 - a class
     req = json.loads(request)
     profile = get_profile()
     gpu = backend_sees_gpu()
@@ -167,9 +192,11 @@ def train_worker(request: str) -> None:
         best = {key: float("inf") for key in feeds}
         for _ in range(req["repeat"]):  # interleaved, so a busy moment hurts both alike
             for key, feed in feeds.items():
-                start = time.perf_counter()
-                model.fit(**feed, epochs=1, verbose=0)
-                best[key] = min(best[key], time.perf_counter() - start)
+                # Epochs inside one fit(), as the notebooks train: what a fit() call costs to
+                # set up (data adapter, callbacks, iterator) is paid once per run, not per epoch.
+                timer = EpochTimer()
+                model.fit(**feed, epochs=1 + EPOCHS_PER_FIT, verbose=0, callbacks=[timer])
+                best[key] = min(best[key], *timer.seconds[1:])
         rows.append(
             {
                 "backend": keras.backend.backend(),
