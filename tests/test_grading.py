@@ -277,11 +277,11 @@ def test_hostile_batch_grades_to_completion(course, tmp_path):
     ]
     add("writeout", b.hostile(b.write_outside(targets)), "no_model")
     add("network", b.hostile(b.network(listener.port)), "no_model")
-    add(
+    add(  # the run saves it: a model.keras handed in is removed before the re-run
         "lambda",
-        b.hostile("print('model attached')"),
+        b.hostile("import shutil\nshutil.copyfile('lambda.bin', 'model.keras')"),
         "model_unsafe",
-        {"model.keras": lambda_model_bytes(tmp_path)},
+        {"lambda.bin": lambda_model_bytes(tmp_path)},
     )
     b.write_zip(subs, "zipslip", {"body_segmentation.ipynb": weak, "../../escaped.txt": "x"})
     b.write_bare(subs, "malformed", '{"cells": [ not json')

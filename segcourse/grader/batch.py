@@ -18,6 +18,7 @@ from . import handin
 from . import sandbox as sb
 from .reports import Outcome, read_grades, write_feedback, write_grades, write_summary
 from .rubric import Rubric, load_rubric, parameter_values, score_items
+from .safefs import remove_tree
 from .statuses import STATUSES, GradingError, Problem
 from .submissions import (
     Submission,
@@ -134,6 +135,9 @@ def grade(
             slot = slots.pop()
         try:
             outcome = grade_one(sub, settings, slot)
+        except Exception as exc:  # noqa: BLE001 - one student's failure never stops the batch
+            outcome = Outcome(sub.student, max_score=settings.rubric.max_score)
+            outcome.fail("grader_error", f"{type(exc).__name__}: {str(exc)[:300]}")
         finally:
             with lock:
                 slots.append(slot)
@@ -156,7 +160,7 @@ def grade(
                                unit="student", disable=not progress):  # fmt: skip
                 future.result()
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        remove_tree(scratch)
     all_rows = list(rows.values())
     mode = "re-executed in the sandbox" if execute else "graded as submitted (--no-execute)"
     note = (f"Notebooks {mode}; profile `{chosen.name}`, images {chosen.mads_size[0]}x"
@@ -235,6 +239,12 @@ def grade_one(sub: Submission, settings: Settings, slot: int = 0) -> Outcome:
     """Grade one submission; never raises (a grader failure becomes status grader_error)."""
     start = time.monotonic()
     outcome = Outcome(sub.student, max_score=settings.rubric.max_score)
+    if sub.note:
+        outcome.failures.append(sub.note)
+    if sub.skip:
+        outcome.status, outcome.score = "skipped", None
+        outcome.failures.append(sub.skip)
+        return outcome
     tmp = Path(tempfile.mkdtemp(prefix="segcourse-grade-"))
     try:
         _grade_into(outcome, sub, settings, tmp, slot)
@@ -245,7 +255,8 @@ def grade_one(sub: Submission, settings: Settings, slot: int = 0) -> Outcome:
         outcome.fail("grader_error", f"{type(exc).__name__}: {exc}")
         score_items(outcome, settings.rubric, {})
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not remove_tree(tmp):  # iterative: any depth the notebook left behind
+            outcome.failures.append("the grader could not remove all of the work copy")
     outcome.seconds = time.monotonic() - start
     return outcome
 
@@ -260,17 +271,27 @@ def _grade_into(outcome: Outcome, sub: Submission, settings: Settings, tmp: Path
     outcome.notebook = nb
     nb_dir = nb_path.parent
     checks: dict = {}
-    if settings.execute:
+    if settings.execute:  # what it hands in must be what this run saves
+        for name in output_files(rubric):
+            remove_tree(nb_dir / name)
         inside_dir = sb.INSIDE_WORK / nb_dir.relative_to(work)
         checks["run"] = _execute(outcome, nb, settings, work, grader, nb_dir, inside_dir, slot)
     else:
         checks["run"] = handin.check_outputs(outcome, nb)
     results = rubric.section("results")
-    checks["results"] = handin.check_results(nb_dir / results["file"], results)
-    composite = nb_dir / rubric.section("composite")["file"]
-    checks["composite"] = handin.check_composite(composite, outcome)
-    checks["model"] = _check_model(outcome, nb_dir / rubric.section("model")["file"], settings, tmp)
+    checks["results"] = handin.check_results(nb_dir / results["file"], results, root=work)
+    composite = rubric.section("composite")
+    checks["composite"] = handin.check_composite(
+        nb_dir / composite["file"], outcome, formats=composite.get("formats"), root=work
+    )
+    model = nb_dir / rubric.section("model")["file"]
+    checks["model"] = _check_model(outcome, model, settings, tmp, slot, root=work)
     score_items(outcome, rubric, checks)
+
+
+def output_files(rubric: Rubric) -> list[str]:
+    """The files a notebook hands in, as the rubric names them (model, results, composite)."""
+    return [rubric.section(key)["file"] for key in ("model", "results", "composite")]
 
 
 def _execute(outcome, nb, settings: Settings, work, grader, nb_dir, inside_dir, slot) -> tuple:
@@ -321,20 +342,23 @@ def _execute(outcome, nb, settings: Settings, work, grader, nb_dir, inside_dir, 
     return False, reason
 
 
-def _check_model(outcome: Outcome, path: Path, settings: Settings, tmp: Path) -> tuple:
-    """Score the saved model on the hidden frames in a second sandbox; (passed, note)."""
-    found, why = handin.safe_file(path, MAX_MODEL_MB * 2**20)
+def _check_model(outcome: Outcome, path: Path, settings: Settings, tmp: Path, slot: int = 0,
+                 root: Path | None = None) -> tuple:  # fmt: skip
+    """Score the saved model on the hidden frames in a second sandbox (as the job's sandbox
+    uid, like the notebook, with no capabilities); (passed, note)."""
+    found, why = handin.safe_file(path, MAX_MODEL_MB * 2**20, root=root)
     if not found:
         outcome.fail("no_model", why)
         return False, why
     evaldir = tmp / "eval"
     evaldir.mkdir()
     model = evaldir / "model.keras"
-    shutil.copyfile(found, model)
+    with handin.open_safe(found) as src, open(model, "wb") as dest:
+        shutil.copyfileobj(src, dest)
     if settings.keep_models:
         kept = settings.out / "models" / f"{Submission(outcome.student, path).safe_name}.keras"
         kept.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(found, kept)
+        shutil.copyfile(model, kept)
     h, w = settings.profile.mads_size
     inside_model, inside_hidden = sb.INSIDE_TMP / "model" / "model.keras", sb.INSIDE_HIDDEN
     result_file = sb.INSIDE_GRADER / "eval.json"
@@ -343,7 +367,7 @@ def _check_model(outcome: Outcome, path: Path, settings: Settings, tmp: Path) ->
         ["evaluate", str(inside_model), str(inside_hidden), str(result_file), "--size", str(h), str(w)],
         limits=limits, protected=[settings.submissions, settings.hidden, settings.out],
         rw={evaldir: sb.INSIDE_GRADER}, ro={model: inside_model, settings.hidden: inside_hidden},
-        chdir=sb.INSIDE_GRADER, sandbox=settings.sandbox, drop_privileges=False,
+        chdir=sb.INSIDE_GRADER, sandbox=settings.sandbox, slot=slot,
     )  # fmt: skip
     result = handin.read_json(evaldir / "eval.json", 64 * 1024)
     if not isinstance(result, dict) or result.get("status") not in STATUSES:

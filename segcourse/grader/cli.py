@@ -8,12 +8,27 @@ python -m segcourse grade --merge OUT1 OUT2 ... [--out OUT]
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
 from .batch import grade, merge
 from .statuses import GradingError
 from .submissions import parse_shard
+
+# escape sequences (CSI, OSC, other ESC x) and then any control character left
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?|\x9b[0-?]*[ -/]*[@-~]"
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def console(text) -> str:
+    """Text safe to print on a terminal: no escape sequence or control character of a student
+    name survives, and what the terminal cannot encode is written as backslash escapes."""
+    text = _CONTROL.sub("?", _ESCAPES.sub("", str(text)))
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    return text.encode(encoding, "backslashreplace").decode(encoding)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,9 +81,10 @@ def main(argv: list[str] | None = None) -> int:
             sandbox=args.sandbox, rubric=args.rubric, progress=not args.quiet,
         )  # fmt: skip
     except GradingError as exc:
-        print(f"grade: {exc}", file=sys.stderr)
+        print(console(f"grade: {exc}"), file=sys.stderr)
         return 2
     for row in rows:
-        print(f"{row['student']:<24} {row['status']:<16} {row['score']:>6} / {row['max_score']}")
-    print(f"grades: {Path(args.out) / 'grades.csv'}")
+        print(console(f"{row['student']:<24} {row['status']:<16} {row['score']:>6} / "
+                      f"{row['max_score']}"))  # fmt: skip
+    print(console(f"grades: {Path(args.out) / 'grades.csv'}"))
     return 0

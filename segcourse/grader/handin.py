@@ -1,18 +1,24 @@
 """Checks of what a notebook leaves behind: its stored outputs, `results.json` and
-`composite.png`, each read with bounded size and never through a link (student code wrote them)."""
+`composite.png`, each read with bounded size and never through a link (student code wrote them):
+no component of the path below the work copy may be a link (`safefs.inside`), and the file is
+opened without following one. Images are opened only as the allowed formats (PNG), so a
+PostScript file named composite.png never reaches Ghostscript."""
 
 from __future__ import annotations
 
 import io
 import json
 import math
+import os
 import stat
 from pathlib import Path
 
+from .safefs import inside
 from .submissions import MAX_NOTEBOOK_MB
 
 MAX_RESULTS_KB = 1024
 MAX_IMAGE_PIXELS = 50_000_000
+IMAGE_FORMATS = ("PNG",)  # what composite.png may be (the rubric's `formats` can say others)
 INJECTED_TAG = "injected-parameters"
 
 
@@ -50,8 +56,13 @@ def check_outputs(outcome, nb) -> tuple:
     return True, "the stored outputs show no errors"
 
 
-def safe_file(path: Path, max_bytes: int) -> tuple[Path | None, str]:
-    """A regular file of bounded size (never followed through a link), or why not."""
+def safe_file(path: Path, max_bytes: int, root: Path | None = None) -> tuple[Path | None, str]:
+    """A regular file of bounded size (never followed through a link; with `root`, the work
+    copy, also no link on the way down from it and nothing outside it), or why not."""
+    if root is not None:
+        why = inside(path, root)
+        if why:
+            return None, why
     try:
         info = path.lstat()
     except OSError:
@@ -63,13 +74,23 @@ def safe_file(path: Path, max_bytes: int) -> tuple[Path | None, str]:
     return path, ""
 
 
-def read_json(path: Path, max_bytes: int):
+def open_safe(path: Path):
+    """Open a file for reading in binary without following a link, only if it is regular."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path.name} is not a regular file")
+    return os.fdopen(fd, "rb")
+
+
+def read_json(path: Path, max_bytes: int, root: Path | None = None):
     """The JSON in a safe file, or None."""
-    found, _ = safe_file(path, max_bytes)
+    found, _ = safe_file(path, max_bytes, root)
     if not found:
         return None
     try:
-        return json.loads(found.read_text(encoding="utf-8"))
+        with open_safe(found) as handle:
+            return json.loads(handle.read(max_bytes + 1).decode("utf-8"))
     except (ValueError, OSError):
         return None
 
@@ -82,17 +103,18 @@ def read_executed(path: Path):
     if not found:
         return None
     try:
-        return nbformat.read(found, as_version=4)
+        with open_safe(found) as handle:
+            return nbformat.read(io.TextIOWrapper(handle, encoding="utf-8"), as_version=4)
     except Exception:  # noqa: BLE001 - a sandbox-written file is untrusted
         return None
 
 
-def check_results(path: Path, section: dict) -> tuple:
+def check_results(path: Path, section: dict, root: Path | None = None) -> tuple:
     """results.json holds numeric IoU and Dice under the rubric's keys; (passed, note)."""
-    found, why = safe_file(path, MAX_RESULTS_KB * 1024)
+    found, why = safe_file(path, MAX_RESULTS_KB * 1024, root)
     if not found:
         return False, why
-    data = read_json(found, MAX_RESULTS_KB * 1024)
+    data = read_json(found, MAX_RESULTS_KB * 1024, root)
     if not isinstance(data, dict):
         return False, f"{path.name} is not a JSON object"
     for what in ("iou", "dice"):
@@ -107,15 +129,28 @@ def check_results(path: Path, section: dict) -> tuple:
     return True, f"{path.name} reports IoU and Dice"
 
 
-def check_composite(path: Path, outcome) -> tuple:
-    """composite.png is a readable image; its thumbnail goes to the feedback page."""
-    from PIL import Image
+def check_composite(path: Path, outcome, formats=None, root: Path | None = None) -> tuple:
+    """composite.png is a readable image of an allowed format (by content, not by name); its
+    thumbnail goes to the feedback page."""
+    from PIL import Image, UnidentifiedImageError
 
-    found, why = safe_file(path, 50 * 2**20)
+    formats = [str(f).upper() for f in (formats or IMAGE_FORMATS)]
+    found, why = safe_file(path, 50 * 2**20, root)
     if not found:
         return False, why
     try:
-        with Image.open(found) as image:
+        with open_safe(found) as handle:
+            data = io.BytesIO(handle.read(50 * 2**20 + 1))
+    except OSError as exc:
+        return False, f"{path.name} could not be read ({exc})"
+    try:
+        image = Image.open(data, formats=formats)
+    except UnidentifiedImageError:
+        return False, f"{path.name} is not a {' or '.join(formats)} image (checked by content)"
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds on bad files
+        return False, f"{path.name} is not a readable image ({type(exc).__name__})"
+    try:
+        with image:
             if image.width * image.height > MAX_IMAGE_PIXELS:
                 return False, f"{path.name} is too large an image"
             image.load()

@@ -1,5 +1,11 @@
 """What a grading run writes: grades.csv, summary.md with its score plot, and one feedback page
-per student (rendered from `templates/feedback.html`), all from the students' Outcomes."""
+per student (rendered from `templates/feedback.html`), all from the students' Outcomes.
+
+Nothing a student names is written raw: a grades.csv cell that a spreadsheet would take for a
+formula (it starts with = + - @, a tab or a carriage return) gets a leading `'` (OWASP's
+rule; a leading `'` is doubled so that `read_grades` can undo it exactly); summary.md shows
+names and reasons as plain text (markdown and HTML escaped, line breaks made spaces); text that
+cannot be encoded is written with backslash escapes."""
 
 from __future__ import annotations
 
@@ -15,6 +21,9 @@ CSV_COLUMNS = ["student", "status", "score", "max_score", "iou", "dice", "second
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 NOTEBOOK_IMAGE_ALT = "An image that a cell of the notebook displayed"
 _IMG_WITHOUT_ALT = re.compile(r"<img\b(?![^>]*\balt\s*=)", re.IGNORECASE)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")  # "'" too, so that it reads back exactly
+_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|~^$:=\"'")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 @dataclass
@@ -23,7 +32,7 @@ class Outcome:
 
     student: str
     status: str = "ok"
-    score: float = 0.0
+    score: float | None = 0.0  # None: not graded (skipped)
     max_score: float = 0.0
     iou: float | None = None
     dice: float | None = None
@@ -43,8 +52,39 @@ class Outcome:
         return {
             "student": self.student, "status": self.status, "score": _num(self.score),
             "max_score": _num(self.max_score), "iou": _num(self.iou, 4), "dice": _num(self.dice, 4),
-            "seconds": _num(self.seconds, 1), "reason": "; ".join(self.failures)[:2000],
+            "seconds": _num(self.seconds, 1),
+            "reason": text_of("; ".join(str(f) for f in self.failures))[:2000],
         }  # fmt: skip
+
+
+def text_of(value) -> str:
+    """`value` as text that can be encoded (lone surrogates become backslash escapes)."""
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def csv_cell(value) -> str:
+    """A grades.csv cell that no spreadsheet runs as a formula."""
+    text = text_of(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def from_csv_cell(text: str) -> str:
+    """Undo `csv_cell`."""
+    return text[1:] if text.startswith("'") else text
+
+
+def markdown_text(value) -> str:
+    """`value` as plain text inside a markdown table cell: line breaks and other control
+    characters become spaces, HTML and markdown syntax are escaped."""
+    out = []
+    for char in _CONTROL.sub(" ", text_of(value)):
+        if char in "&<>":
+            out.append({"&": "&amp;", "<": "&lt;", ">": "&gt;"}[char])
+        elif char in _MARKDOWN_SPECIAL:
+            out.append("\\" + char)
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def _num(value, digits: int = 2) -> str:
@@ -114,7 +154,7 @@ def write_feedback(outcome: Outcome, dest: Path) -> None:
         notebook_html = Markup(page) if page else None
         page = template.render(**values, standalone=True, notebook_html=notebook_html, error=error)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_text(page, encoding="utf-8")
+    dest.write_text(page, encoding="utf-8", errors="backslashreplace")
 
 
 # ------------------------------------------------------------------------------ grades
@@ -124,11 +164,11 @@ def read_grades(path: Path) -> list[dict]:
     """The rows of a grades.csv (empty if missing)."""
     if not path.is_file():
         return []
-    with open(path, newline="", encoding="utf-8") as handle:
+    with open(path, newline="", encoding="utf-8", errors="backslashreplace") as handle:
         rows = list(csv.DictReader(handle))
     if rows and set(CSV_COLUMNS) - set(rows[0]):
         raise GradingError(f"{path}: not a grades.csv (columns {', '.join(rows[0])}).")
-    return rows
+    return [{k: from_csv_cell(v or "") for k, v in row.items() if k is not None} for row in rows]
 
 
 def write_grades(path: Path, rows: list[dict]) -> None:
@@ -137,7 +177,8 @@ def write_grades(path: Path, rows: list[dict]) -> None:
     with open(tmp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
         writer.writeheader()
-        writer.writerows(sorted(rows, key=lambda r: r["student"]))
+        for row in sorted(rows, key=lambda r: r["student"]):
+            writer.writerow({k: csv_cell(row.get(k, "")) for k in CSV_COLUMNS})
     os.replace(tmp, path)
 
 
@@ -159,7 +200,8 @@ def write_summary(out: Path, rows: list[dict], note: str = "") -> None:
         lines.append(f"Score (out of {_num(max_score)}): mean {sum(scores) / len(scores):.1f}, "
                      f"median {median:.1f}, min {_num(min(scores))}, max {_num(max(scores))}")  # fmt: skip
     lines += ["", "| status | students | meaning |", "|---|---|---|"]
-    lines += [f"| {s} | {n} | {STATUSES.get(s, '')} |" for s, n in sorted(counts.items())]
+    lines += [f"| {markdown_text(s)} | {n} | {STATUSES.get(s, '')} |"
+              for s, n in sorted(counts.items())]  # fmt: skip
     problems = [r for r in rows if r["status"] != "ok"]
     if problems:
         lines += [
@@ -170,11 +212,12 @@ def write_summary(out: Path, rows: list[dict], note: str = "") -> None:
             "|---|---|---|",
         ]
         lines += [
-            f"| {r['student']} | {r['status']} | {r['reason'].replace('|', '/')[:200]} |"
+            f"| {markdown_text(r['student'])} | {markdown_text(r['status'])} | "
+            f"{markdown_text(r['reason'][:200])} |"
             for r in problems
         ]
     lines += ["", "![score distribution](score_distribution.png)", ""]
-    (out / "summary.md").write_text("\n".join(lines), encoding="utf-8")
+    (out / "summary.md").write_text("\n".join(lines), encoding="utf-8", errors="backslashreplace")
     plot_scores(scores, max_score, out / "score_distribution.png")
 
 

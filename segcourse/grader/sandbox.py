@@ -22,10 +22,15 @@ of the model it saved (which reads the hidden data). Both run as
   grader adds a wall-clock deadline and nbclient a per-cell timeout (the time left).
 
 Process limits need an unprivileged user: Linux does not enforce RLIMIT_NPROC for root. When
-the grader runs as root, bwrap runs privileged (no user namespace) and keeps only
-CAP_SETUID/CAP_SETGID, and the worker switches to a dedicated uid (one per parallel job, so a
-fork bomb cannot starve the other jobs) before running any student code; as an ordinary user,
-bwrap makes a user namespace and the limits count that namespace only.
+the grader runs as root, bwrap runs privileged (no user namespace; bwrap's own `--uid` needs
+one) and would keep every capability of root unless told otherwise: it is given
+`--cap-drop ALL` and then only CAP_SETUID/CAP_SETGID back, and the worker switches to a
+dedicated uid (one per parallel job, so a fork bomb cannot starve the other jobs) before it
+reads any student file, which clears those two as well. Both sandboxes (the notebook run and
+the model's evaluation) do this, so student code and the model loader run with no capability
+at all (`worker probe` reports the uid and the capability sets; the tests require 0). As an
+ordinary user, bwrap makes a user namespace, every capability is dropped in it too, and the
+limits count that namespace only.
 """
 
 from __future__ import annotations
@@ -108,13 +113,15 @@ def _probe() -> str | None:
 
 
 def _namespace_args(switch_uid: bool = True) -> list[str]:
+    caps = ["--cap-drop", "ALL"]  # bwrap run by root keeps all of root's capabilities otherwise
     if os.geteuid() == 0:
         # privileged bwrap: no user namespace, so the uid switch inside is to a real uid;
         # every capability is dropped except (when switching) the two the switch needs
-        caps = ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"] if switch_uid else []
+        if switch_uid:
+            caps += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
         return ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
                 "--unshare-cgroup-try", *caps]  # fmt: skip
-    return ["--unshare-all"]
+    return ["--unshare-all", *caps]
 
 
 # ------------------------------------------------------------------------------ mounts

@@ -22,6 +22,7 @@ STATUSES = {
     "unsafe_zip": "the zip holds paths outside itself, links or too much data",
     "invalid_submission": "the submission could not be read",
     "grader_error": "the grader failed on this submission (please report it)",
+    "skipped": "not graded: the entry is hidden (its name starts with '.')",
 }
 
 

@@ -12,6 +12,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .safefs import MAX_DEPTH, TooDeep, walk_bounded
 from .statuses import GradingError, Problem
 
 MAX_SUBMISSION_MB = 300  # uncompressed size of one submission
@@ -25,6 +26,8 @@ class Submission:
 
     student: str
     path: Path
+    skip: str = ""  # why the entry is not graded (it still gets a row)
+    note: str = ""  # said in its reason (e.g. two entries of one name)
 
     @property
     def safe_name(self) -> str:
@@ -35,29 +38,54 @@ class Submission:
         return name
 
 
+def display_name(name: str) -> str:
+    """A file name as text: bytes that are not UTF-8 are shown as \\xNN escapes."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
 def find_submissions(folder: str | os.PathLike) -> list[Submission]:
-    """Every entry of SUBMISSIONS, sorted by student id (hidden files are skipped)."""
+    """Every entry of SUBMISSIONS, sorted by student id, each with a distinct id: a folder
+    `dup/` beside `dup.zip` are students `dup` and `dup.zip` (both told of the other), and an
+    entry whose name starts with '.' is listed as skipped."""
     folder = Path(folder)
     if not folder.is_dir():
         raise GradingError(f"{folder}: the submissions folder does not exist.")
-    entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
-    subs = [Submission(student_id(p), p) for p in entries]
-    seen: dict[str, Path] = {}
-    for sub in subs:
-        if sub.student in seen:
-            raise GradingError(
-                f"{folder}: {seen[sub.student].name} and {sub.path.name} are both student "
-                f"{sub.student!r}; keep one."
-            )
-        seen[sub.student] = sub.path
-    return subs
+    entries = sorted(folder.iterdir(), key=lambda p: os.fsencode(p.name))
+    ids = {p: student_id(p) for p in entries}
+    peers: dict[Path, set[Path]] = {}
+    for attempt in range(5):  # a clash gives each entry its full name, then a hash of it
+        by_id: dict[str, list[Path]] = {}
+        for path, sid in ids.items():
+            by_id.setdefault(sid, []).append(path)
+        clashing = [paths for paths in by_id.values() if len(paths) > 1]
+        if not clashing:
+            break
+        for paths in clashing:
+            for path in paths:
+                peers.setdefault(path, set()).update(paths)
+                ids[path] = display_name(path.name)
+                if attempt:
+                    ids[path] += "-" + hashlib.sha256(os.fsencode(path.name)).hexdigest()[:8]
+    subs = []
+    for path in entries:
+        shown = [display_name(p.name) + ("/" if p.is_dir() else "")
+                 for p in sorted(peers.get(path, ()), key=lambda p: os.fsencode(p.name))]  # fmt: skip
+        note = f"entries {', '.join(shown)} share one student name; each is graded" if shown else ""
+        skip = ""
+        if path.name.startswith("."):
+            skip = f"{display_name(path.name)} starts with '.' (a hidden file); not graded"
+        subs.append(Submission(ids[path], path, skip=skip, note=note))
+    return sorted(subs, key=lambda s: s.student)
 
 
 def student_id(path: Path) -> str:
-    """The student id of an entry: a folder's name, or a .zip's or .ipynb's stem."""
+    """The student id of an entry: a folder's name, or a .zip's or .ipynb's stem (names that
+    are not UTF-8 are shown with \\xNN escapes)."""
+    name = display_name(path.name)
     if path.is_dir() or path.is_symlink():
-        return path.name
-    return path.stem if path.suffix.lower() in (".zip", ".ipynb") else path.name
+        return name
+    stem = display_name(path.stem)
+    return stem if path.suffix.lower() in (".zip", ".ipynb") and stem else name
 
 
 def shard_of(student: str, n: int) -> int:
@@ -76,16 +104,23 @@ def parse_shard(text: str) -> tuple[int, int]:
 def unpack(sub: Submission, dest: Path) -> Path:
     """Copy (or safely extract) a submission into `dest`; return the folder that holds it."""
     dest.mkdir(parents=True, exist_ok=True)
-    path = sub.path
-    if path.is_symlink():
-        raise Problem("invalid_submission", f"{path.name} is a symbolic link; hand in the files.")
-    if path.is_dir():
+    path, name = sub.path, display_name(sub.path.name)
+    info = path.lstat()  # never opened before it is known to be a folder or a regular file
+    if stat.S_ISLNK(info.st_mode):
+        raise Problem("invalid_submission", f"{name} is a symbolic link; hand in the files.")
+    if not (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)):
+        raise Problem(
+            "invalid_submission",
+            f"{name} is not a regular file or folder (a pipe, socket or device); not opened.",
+        )
+    if stat.S_ISDIR(info.st_mode):
         _copy_folder(path, dest)
         return dest
     suffix = path.suffix.lower()
     if suffix == ".ipynb":
-        _check_size(path.stat().st_size, path.name)
-        shutil.copyfile(path, dest / path.name)
+        _check_size(info.st_size, name)
+        with _open_regular(path) as src, open(dest / path.name, "wb") as out:
+            shutil.copyfileobj(src, out)
         return dest
     if suffix == ".zip":
         _extract_zip(path, dest)
@@ -93,7 +128,16 @@ def unpack(sub: Submission, dest: Path) -> Path:
         if len(inner) == 1 and inner[0].is_dir():
             return inner[0]
         return dest
-    raise Problem("no_notebook", f"{path.name} is not a folder, a .zip or a .ipynb file.")
+    raise Problem("no_notebook", f"{name} is not a folder, a .zip or a .ipynb file.")
+
+
+def _open_regular(path: Path):
+    """Open a file for reading only if it is (still) a regular file: no link, no pipe."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise Problem("invalid_submission", f"{display_name(path.name)} is not a regular file.")
+    return os.fdopen(fd, "rb")
 
 
 def _check_size(total: int, where: str) -> None:
@@ -104,36 +148,42 @@ def _check_size(total: int, where: str) -> None:
 
 
 def _copy_folder(src: Path, dest: Path) -> None:
-    """Copy regular files and folders; symbolic links and special files are left out."""
-    total, count = 0, 0
-    for folder, dirs, files in os.walk(src):  # os.walk does not follow links to folders
-        rel = Path(folder).relative_to(src)
-        (dest / rel).mkdir(parents=True, exist_ok=True)
-        dirs[:] = [d for d in dirs if not (Path(folder) / d).is_symlink()]
-        for name in files:
-            item = Path(folder) / name
-            info = item.lstat()
-            if not stat.S_ISREG(info.st_mode):
-                continue
-            total, count = total + info.st_size, count + 1
-            _check_size(total, src.name)
-            if count > MAX_MEMBERS:
-                raise Problem("invalid_submission", f"{src.name} holds over {MAX_MEMBERS} files.")
-            shutil.copyfile(item, dest / rel / name, follow_symlinks=False)
+    """Copy regular files and folders; symbolic links and special files are left out. The
+    walk is iterative and bounded in depth and entries (`safefs`)."""
+    total, count, name = 0, 0, display_name(src.name)
+    try:
+        for folder, _dirs, files in walk_bounded(src):  # links to folders are not followed
+            rel = Path(folder).relative_to(src)
+            (dest / rel).mkdir(parents=True, exist_ok=True)
+            for file in files:
+                item = Path(folder) / file
+                info = item.lstat()
+                if not stat.S_ISREG(info.st_mode):
+                    continue
+                total, count = total + info.st_size, count + 1
+                _check_size(total, name)
+                if count > MAX_MEMBERS:
+                    raise Problem("invalid_submission", f"{name} holds over {MAX_MEMBERS} files.")
+                shutil.copyfile(item, dest / rel / file, follow_symlinks=False)
+    except TooDeep as exc:
+        raise Problem("invalid_submission", f"{name} {exc}; hand in a flatter folder.") from None
 
 
 def _extract_zip(path: Path, dest: Path) -> None:
     """Extract a zip after checking every member: no absolute or escaping paths, no links,
     bounded size (counted while extracting, since headers can lie)."""
+    shown = display_name(path.name)
+    handle = _open_regular(path)
     try:
-        archive = zipfile.ZipFile(path)
+        archive = zipfile.ZipFile(handle)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise Problem("invalid_submission", f"{path.name} is not a readable zip: {exc}") from None
-    with archive:
+        handle.close()
+        raise Problem("invalid_submission", f"{shown} is not a readable zip: {exc}") from None
+    with handle, archive:
         members = archive.infolist()
         if len(members) > MAX_MEMBERS:
             raise Problem(
-                "unsafe_zip", f"{path.name} holds {len(members)} members (over {MAX_MEMBERS})."
+                "unsafe_zip", f"{shown} holds {len(members)} members (over {MAX_MEMBERS})."
             )
         for info in members:
             name = info.filename.replace("\\", "/")
@@ -141,13 +191,16 @@ def _extract_zip(path: Path, dest: Path) -> None:
             if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts:
                 raise Problem(
                     "unsafe_zip",
-                    f"{path.name}: member {info.filename!r} points outside the archive.",
+                    f"{shown}: member {info.filename!r} points outside the archive.",
                 )
             if stat.S_ISLNK(info.external_attr >> 16):
                 raise Problem(
-                    "unsafe_zip", f"{path.name}: member {info.filename!r} is a symbolic link."
+                    "unsafe_zip", f"{shown}: member {info.filename!r} is a symbolic link."
                 )
-        _check_size(sum(i.file_size for i in members), path.name)
+            if len(parts) > MAX_DEPTH + 1:
+                raise Problem("unsafe_zip", f"{shown}: member {info.filename[:80]!r}... is nested "
+                              f"{len(parts) - 1} folders deep (over {MAX_DEPTH}).")  # fmt: skip
+        _check_size(sum(i.file_size for i in members), shown)
         budget = MAX_SUBMISSION_MB * 2**20
         for info in members:
             parts = [p for p in info.filename.replace("\\", "/").split("/") if p not in ("", ".")]
@@ -164,7 +217,7 @@ def _extract_zip(path: Path, dest: Path) -> None:
                         budget -= len(chunk)
                         if budget < 0:
                             raise Problem(
-                                "unsafe_zip", f"{path.name} unpacks to over {MAX_SUBMISSION_MB} MB."
+                                "unsafe_zip", f"{shown} unpacks to over {MAX_SUBMISSION_MB} MB."
                             )
                         out.write(chunk)
             except (
@@ -174,7 +227,7 @@ def _extract_zip(path: Path, dest: Path) -> None:
                 RuntimeError,
             ) as exc:  # RuntimeError: encrypted
                 raise Problem(
-                    "invalid_submission", f"{path.name}: cannot extract {info.filename!r}: {exc}"
+                    "invalid_submission", f"{shown}: cannot extract {info.filename!r}: {exc}"
                 ) from None
 
 

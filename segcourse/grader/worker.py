@@ -113,16 +113,25 @@ def run_notebook(
 # ------------------------------------------------------------------------------ evaluation
 
 
-def evaluate_model(model_path, hidden, image_size, batch_size: int = 8) -> dict:
+def load_hidden(hidden, image_size):
+    """The hidden frames (read before the uid switch: the instructor's folder may be private)."""
+    from segcourse import data
+
+    return data.load_mads(hidden, image_size=tuple(int(v) for v in image_size), cache=False,
+                          progress=False)  # fmt: skip
+
+
+def evaluate_model(model_path, hidden, image_size, batch_size: int = 8, frames=None) -> dict:
     """Load a saved model safely, check its shapes and score it on the hidden frames.
 
     Returns a dict: status (ok, model_unsafe, model_invalid, wrong_shape, eval_error), reason,
-    iou, dice, frames, output ("logits" or "probabilities"). Runs in a separate process.
+    iou, dice, frames, output ("logits" or "probabilities"). Runs in a separate process;
+    `frames` are the hidden frames when already loaded (`load_hidden`).
     """
     import keras
     import numpy as np
 
-    from segcourse import data, metrics
+    from segcourse import metrics
 
     h, w = (int(v) for v in image_size)
     result = {"status": "ok", "reason": "", "iou": None, "dice": None, "frames": 0}
@@ -145,7 +154,7 @@ def evaluate_model(model_path, hidden, image_size, batch_size: int = 8) -> dict:
     if len(shape) != 4 or shape[3] != 3 or shape[1] not in (None, h) or shape[2] not in (None, w):
         return {**result, "status": "wrong_shape",
                 "reason": f"the model takes inputs of shape {shape}; the lab needs (None, {h}, {w}, 3)."}  # fmt: skip
-    frames = data.load_mads(hidden, image_size=(h, w), cache=False, progress=False)
+    frames = frames if frames is not None else load_hidden(hidden, (h, w))
     images = frames.images.astype("float32")
     try:
         out = np.asarray(model.predict(images, batch_size=batch_size, verbose=0))
@@ -179,11 +188,22 @@ def _ends_in_sigmoid(model) -> bool:
     return getattr(activation, "__name__", str(activation)) == "sigmoid"
 
 
+def probe() -> dict:
+    """Who the sandboxed code is: uid, gid and the capability sets of /proc/self/status."""
+    found = {"uid": os.getuid(), "gid": os.getgid(), "euid": os.geteuid()}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key.startswith("Cap"):
+            found[key] = int(value.strip(), 16)
+    return found
+
+
 # ------------------------------------------------------------------------------ entry point
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -I -m segcourse.grader.worker --limits JSON [--uid U] notebook|evaluate ...`."""
+    """`python -I -m segcourse.grader.worker --limits JSON [--uid U] notebook|evaluate|probe ...`
+    (probe: write who the sandboxed code runs as, for the tests and for checking a machine)."""
     parser = argparse.ArgumentParser(prog="python -m segcourse.grader.worker")
     parser.add_argument("--limits", required=True, help="sandbox.Limits as JSON")
     parser.add_argument("--uid", type=int, default=-1)
@@ -198,11 +218,18 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("hidden", type=Path)
     ev.add_argument("result", type=Path)
     ev.add_argument("--size", type=int, nargs=2, required=True)
+    sub.add_parser("probe").add_argument("result", type=Path)
     args = parser.parse_args(argv)
     limits = json.loads(args.limits)
+    frames = None
+    if args.command == "evaluate":  # instructor data only: no student file is read yet
+        frames = load_hidden(args.hidden, args.size)
     if args.uid > 0:
         drop_to(args.uid)
     apply_limits(limits)
+    if args.command == "probe":
+        args.result.write_text(json.dumps(probe()))
+        return 0
     if args.command == "notebook":
         for var in JUPYTER_DIRS:
             if os.environ.get(var):
@@ -210,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         run_notebook(args.src, args.dest, args.status, args.cwd,
                      timeout=limits["timeout"], output_mb=limits["output_mb"])  # fmt: skip
         return 0
-    result = evaluate_model(args.model, args.hidden, tuple(args.size))
+    result = evaluate_model(args.model, args.hidden, tuple(args.size), frames=frames)
     args.result.write_text(json.dumps(result))
     return 0
 
