@@ -68,8 +68,8 @@ def find_submissions(folder: str | os.PathLike) -> list[Submission]:
                     ids[path] += "-" + hashlib.sha256(os.fsencode(path.name)).hexdigest()[:8]
     subs = []
     for path in entries:
-        shown = [display_name(p.name) + ("/" if p.is_dir() else "")
-                 for p in sorted(peers.get(path, ()), key=lambda p: os.fsencode(p.name))]  # fmt: skip
+        clash = sorted(peers.get(path, ()), key=lambda p: os.fsencode(p.name))
+        shown = [display_name(p.name) + ("/" if p.is_dir() else "") for p in clash]
         note = f"entries {', '.join(shown)} share one student name; each is graded" if shown else ""
         skip = ""
         if path.name.startswith("."):
