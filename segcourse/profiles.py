@@ -2,7 +2,8 @@
 
 `SEGCOURSE_PROFILE=ci|cpu|gpu` picks one; without it, `gpu` when the Keras backend sees a
 GPU and `cpu` otherwise. Each notebook reads its defaults from here in its papermill
-`parameters` cell, so an instructor can still override any single value.
+`parameters` cell, so an instructor can still override any single value. A fourth profile,
+`smoke`, is for the test suite only: it checks that a notebook runs to the end, not that it learns.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 
-PROFILE_NAMES = ("ci", "cpu", "gpu")
+PROFILE_NAMES = ("ci", "cpu", "gpu")  # the ones a user picks
+SMOKE = "smoke"  # the test suite's: student starters run end to end in seconds
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -21,7 +23,8 @@ class Profile:
     image_size: int  # PH2 images are resized to image_size x image_size
     mads_size: tuple[int, int]  # MADS (height, width); the real frames are 384 x 512
     max_cases: int | None  # cap on the number of cases loaded (None: all)
-    epochs: int  # lesson models (SegNet, U-Net)
+    epochs: int  # the lesson models (notebook 2's SegNet, notebook 3's U-Net)
+    compare_epochs: int  # each model of notebook 3's three-decoder comparison
     loss_epochs: int  # each model in the losses-and-metrics notebook
     lab_epochs: int  # the MADS lab's reference solution
     batch_size: int
@@ -42,6 +45,7 @@ PROFILES = {
         mads_size=(64, 96),
         max_cases=None,
         epochs=7,
+        compare_epochs=5,
         loss_epochs=5,
         lab_epochs=8,
         batch_size=16,
@@ -49,20 +53,37 @@ PROFILES = {
         precision="float32",
         show_every=0,
     ),
-    # cpu: each lesson notebook within 15 minutes on 2 cores (U-Net ~6.8 s/epoch at 128 x 128;
-    # notebook 3 also trains a SegNet when notebook 2's is not there to reuse).
+    # cpu: each lesson notebook in 5-10 minutes on 2 idle cores (docs/benchmarks.md: a U-Net
+    # epoch of 140 images at 128 x 128 takes about 5 s there with TensorFlow).
     "cpu": Profile(
         name="cpu",
         image_size=128,
         mads_size=(96, 128),
         max_cases=None,
-        epochs=24,
-        loss_epochs=8,
+        epochs=60,
+        compare_epochs=16,
+        loss_epochs=24,
         lab_epochs=20,
         batch_size=16,
         base_filters=16,
         precision="float32",
-        show_every=8,
+        show_every=15,
+    ),
+    # smoke: one epoch of tiny models. CI runs the student starters with it: their code outside
+    # the exercises is the solution's (`starters check`), whose ci run shows that it learns.
+    SMOKE: Profile(
+        name=SMOKE,
+        image_size=32,
+        mads_size=(32, 48),
+        max_cases=None,
+        epochs=1,
+        compare_epochs=1,
+        loss_epochs=1,
+        lab_epochs=1,
+        batch_size=16,
+        base_filters=8,
+        precision="float32",
+        show_every=0,
     ),
     "gpu": Profile(
         name="gpu",
@@ -70,6 +91,7 @@ PROFILES = {
         mads_size=(192, 256),
         max_cases=None,
         epochs=200,
+        compare_epochs=100,
         loss_epochs=80,
         lab_epochs=40,
         batch_size=32,
@@ -109,6 +131,6 @@ def get_profile(name: str | None = None) -> Profile:
     if name not in PROFILES:
         raise ValueError(
             f"Unknown profile {name!r} (from SEGCOURSE_PROFILE or the argument): "
-            f"choose one of {', '.join(PROFILE_NAMES)}."
+            f"choose one of {', '.join(PROFILE_NAMES)} ({SMOKE} is the test suite's)."
         )
     return PROFILES[name]

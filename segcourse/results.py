@@ -8,6 +8,7 @@ Kept out of the notebooks so that a lesson shows the lesson; each notebook calls
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from segcourse import exercises, metrics, paths
 from segcourse.data.layouts import DIAGNOSES
-from segcourse.profiles import Profile, get_profile
+from segcourse.profiles import SMOKE, Profile, get_profile
 
 # The settings that must agree before a saved model counts as "the same run".
 SAME_RUN_KEYS = (
@@ -227,7 +228,16 @@ def print_scores(tables: dict[str, dict], title: str) -> None:
 
 
 def check_learned(what: str, score: float, floor: float, margin: float = 0.15) -> None:
-    """Fail (AssertionError, so CI fails too) unless `score` beats the constant floor + margin."""
+    """Fail (AssertionError, so CI fails too) unless `score` beats the constant floor + margin.
+
+    Under the test suite's smoke profile (one epoch) it reports the score without judging it.
+    """
+    if os.environ.get("SEGCOURSE_PROFILE", "").strip().lower() == SMOKE:
+        print(
+            f"{what}: test Dice {score:.3f} after a smoke run (one epoch); whether the notebook "
+            "learns is checked by its run in the ci profile, not here."
+        )
+        return
     if not score > floor + margin:
         raise AssertionError(
             f"{what}: test Dice {score:.3f} is not clearly above the best constant mask "

@@ -100,11 +100,23 @@ def test_score_table_per_group_and_the_printed_table(capsys):
     assert out[3].index("0.667") == out[2].index("Dice") == out[1].index("M")
 
 
-def test_check_learned_fails_a_model_no_better_than_a_constant(capsys):
+def test_check_learned_fails_a_model_no_better_than_a_constant(capsys, monkeypatch):
+    monkeypatch.setenv("SEGCOURSE_PROFILE", "ci")
     results.check_learned("U-Net", 0.80, 0.40)
     assert "0.800 > best constant 0.400" in capsys.readouterr().out
     with pytest.raises(AssertionError, match="U-Net: test Dice 0.500 is not clearly above"):
         results.check_learned("U-Net", 0.50, 0.40)
+
+
+def test_check_learned_only_reports_under_the_smoke_profile(capsys, monkeypatch):
+    """A one-epoch smoke run of a starter is not judged, and says so; any other profile is."""
+    monkeypatch.setenv("SEGCOURSE_PROFILE", "smoke")
+    results.check_learned("U-Net", 0.10, 0.40)
+    out = capsys.readouterr().out
+    assert "0.100 after a smoke run" in out and "ci profile" in out
+    monkeypatch.setenv("SEGCOURSE_PROFILE", "cpu")
+    with pytest.raises(AssertionError, match="not clearly above"):
+        results.check_learned("U-Net", 0.10, 0.40)
 
 
 def test_print_split_counts_each_diagnosis(capsys):
