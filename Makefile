@@ -3,6 +3,8 @@
 #   make test   create .venv, install, lint, run the whole test suite (notebooks included)
 # SEGCOURSE_PROFILE=ci|cpu|gpu picks the size of the runs (default: gpu if the backend
 # sees a GPU, else cpu; make test defaults to ci). KERAS_BACKEND=tensorflow|jax|torch.
+# SEGCOURSE_LANG=nb makes `make run` execute the Norwegian notebooks (into build/nb/) instead
+# of the English ones (`python -m segcourse run --lang all` runs both).
 # Without make (Windows): the README's PowerShell lines do the same through python -m segcourse.
 
 PYTHON ?= python3
@@ -25,7 +27,8 @@ data: install
 	$(PY) -m segcourse prepare
 
 # The jobs themselves live in segcourse/course.py (`python -m segcourse run|test|lint`), so
-# that Windows, where make is missing, runs the same code; see the README.
+# that Windows, where make is missing, runs the same code; see the README. `run` reads
+# SEGCOURSE_LANG from the environment itself (en, nb or all; default en).
 run: install
 	$(PY) -m segcourse run
 

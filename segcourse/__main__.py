@@ -35,6 +35,13 @@ def course_job(job: str):
     return start
 
 
+def translations(rest: list[str]) -> int:
+    """`translations build|check|todo|messages`: the Norwegian notebooks and messages."""
+    from .grader.translate import main as translate_main
+
+    return translate_main(rest)
+
+
 def starters(rest: list[str]) -> int:
     """`starters build|check`: the lesson notebooks' starters and the lab's."""
     from .grader.starter import starters_main
@@ -59,6 +66,7 @@ COMMANDS = {
         "build the lab starter notebook from the reference solution",
     ),
     "starters": (starters, "build (or check) every starter notebook from its solution"),
+    "translations": (translations, "build (or check) the Norwegian notebooks and messages"),
 }
 
 

@@ -15,6 +15,7 @@ exercise raises `ExerciseError`, so a broken solution cannot pass unnoticed; wit
 `SEGCOURSE_EXERCISES=blank` (how CI runs the starters) `summary()` raises unless every exercise
 is still unanswered, so a starter that leaks an answer cannot pass either. Answers are kept in
 `<notebook>_exercises.json` in the results folder, so predictions and explanations survive.
+Messages and hints are shown in the language of `segcourse.i18n` (English, or SEGCOURSE_LANG=nb).
 """
 
 from __future__ import annotations
@@ -25,7 +26,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-NOT_ANSWERED = "not answered yet"
+from segcourse.i18n import N_, tr
+from segcourse.i18n import gettext as _
+
+NOT_ANSWERED = N_("not answered yet")
+# The statuses summary() prints, marked for the catalogue (translated where they are shown).
+STATUS_WORDS = (
+    N_("unanswered"),
+    N_("wrong"),
+    N_("correct"),
+    N_("predicted"),
+    N_("right"),
+    N_("missed"),
+    N_("short"),
+    N_("answered"),
+)
 STRICT_ENV = "SEGCOURSE_EXERCISES"
 _STATE: dict[str, dict] = {}  # id -> {"kind", "status", ...}; the notebook kernel's record
 _RECORD: list[Path | None] = [None]  # where answers are kept (set by `record_to`)
@@ -52,7 +67,7 @@ def record_to(path: str | Path | None) -> None:
         try:
             _STATE.update(json.loads(_RECORD[0].read_text(encoding="utf-8")))
         except (OSError, ValueError):
-            print(f"note: {_RECORD[0]} could not be read; answers start afresh")
+            print(tr("note: {path} could not be read; answers start afresh", path=_RECORD[0]))
 
 
 def _save(exercise: str, fresh: bool = False, **entry) -> None:
@@ -70,14 +85,21 @@ def _save(exercise: str, fresh: bool = False, **entry) -> None:
 
 
 def _say(exercise: str, text: str) -> None:
-    print(f"Exercise {exercise}: {text}")
+    print(tr("Exercise {exercise}: {text}", exercise=exercise, text=text))
+
+
+def _hint(hint: str | None) -> str:
+    """' Hint: ...' after a message, or nothing; `hint` is already in the language in use."""
+    return " " + tr("Hint: {hint}", hint=hint) if hint else ""
 
 
 def _unanswered(exercise: str, hint: str | None, kind: str) -> bool:
     _save(exercise, fresh=True, kind=kind, status="unanswered")
     if strict():
-        raise ExerciseError(f"Exercise {exercise} is {NOT_ANSWERED} (strict mode).")
-    _say(exercise, f"{NOT_ANSWERED}." + (f" Hint: {hint}" if hint else ""))
+        raise ExerciseError(
+            tr("Exercise {exercise} is not answered yet (strict mode).", exercise=exercise)
+        )
+    _say(exercise, _(NOT_ANSWERED) + "." + _hint(hint))
     return False
 
 
@@ -90,8 +112,10 @@ def check(exercise: str, answer: Any, test: Callable[[Any], Any], hint: str | No
     """Run `test(answer)`; print correct / not answered yet / what is wrong; return True if right.
 
     `test` should try the answer on an input the student has not seen (another size, depth or
-    batch), so that hard-coding one number cannot pass.
+    batch), so that hard-coding one number cannot pass. `hint` is English; it is shown
+    translated when the catalogue has it.
     """
+    hint = _(hint) if hint else hint
     if is_blank(answer):
         return _unanswered(exercise, hint, "check")
     try:
@@ -102,11 +126,13 @@ def check(exercise: str, answer: Any, test: Callable[[Any], Any], hint: str | No
         reason = str(err).strip() or type(err).__name__
         _save(exercise, kind="check", status="wrong", reason=reason)
         if strict():
-            raise ExerciseError(f"Exercise {exercise} is wrong: {reason}") from err
-        _say(exercise, f"not right yet: {reason}" + (f" Hint: {hint}" if hint else ""))
+            raise ExerciseError(
+                tr("Exercise {exercise} is wrong: {reason}", exercise=exercise, reason=reason)
+            ) from err
+        _say(exercise, tr("not right yet: {reason}", reason=reason) + _hint(hint))
         return False
     _save(exercise, kind="check", status="correct")
-    _say(exercise, "correct.")
+    _say(exercise, _("correct."))
     return True
 
 
@@ -122,7 +148,12 @@ def use(exercise: str, answer: Any, reference: Any) -> Any:
     """
     if solved(exercise):
         return answer
-    print(f"(Exercise {exercise} is not solved yet: the cells below use the course's version.)")
+    print(
+        tr(
+            "(Exercise {exercise} is not solved yet: the cells below use the course's version.)",
+            exercise=exercise,
+        )
+    )
     return reference
 
 
@@ -130,16 +161,20 @@ def predict(exercise: str, prediction: Any, options: Sequence | None = None) -> 
     """Record a prediction BEFORE the cell that shows the outcome; return whether one was made."""
     if is_blank(prediction):
         return _unanswered(
-            exercise, "write your prediction before running the next cells.", "predict"
+            exercise, _("write your prediction before running the next cells."), "predict"
         )
     if options is not None and prediction not in options:
-        message = f"choose one of {list(options)}, got {prediction!r}."
+        message = tr(
+            "choose one of {options}, got {prediction!r}.",
+            options=list(options),
+            prediction=prediction,
+        )
         if strict():
-            raise ExerciseError(f"Exercise {exercise}: {message}")
+            raise ExerciseError(tr("Exercise {exercise}: {text}", exercise=exercise, text=message))
         _say(exercise, message)
         return False
     _save(exercise, kind="predict", status="predicted", prediction=_jsonable(prediction))
-    _say(exercise, f"prediction recorded: {prediction!r}.")
+    _say(exercise, tr("prediction recorded: {prediction!r}.", prediction=prediction))
     return True
 
 
@@ -152,18 +187,27 @@ def reveal(
     """Compare the recorded prediction with the measured `outcome`; print both and `why`.
 
     `agrees(prediction, outcome)` decides a match (default: equality). An outcome of an
-    experiment is never strict: a wrong prediction is part of learning, not an error.
+    experiment is never strict: a wrong prediction is part of learning, not an error. `why` is
+    English; it is shown translated when the catalogue has it.
     """
+    why = _(why) if why else ""
     entry = _STATE.get(exercise, {})
     if entry.get("kind") != "predict" or "prediction" not in entry:
-        _say(exercise, f"no prediction was recorded; the outcome is {outcome!r}. {why}".strip())
+        text = tr("no prediction was recorded; the outcome is {outcome!r}.", outcome=outcome)
+        _say(exercise, f"{text} {why}".strip())
         _save(exercise, kind="predict", outcome=_jsonable(outcome), status="unanswered")
         return None
     prediction = entry["prediction"]
     right = bool(agrees(prediction, outcome) if agrees else prediction == outcome)
-    verdict = "your prediction holds" if right else "your prediction did not hold"
+    verdict = _("your prediction holds") if right else _("your prediction did not hold")
     _save(exercise, outcome=_jsonable(outcome), status="right" if right else "missed")
-    _say(exercise, f"you predicted {prediction!r}; measured {outcome!r}: {verdict}. {why}".strip())
+    text = tr(
+        "you predicted {prediction!r}; measured {outcome!r}: {verdict}.",
+        prediction=prediction,
+        outcome=outcome,
+        verdict=verdict,
+    )
+    _say(exercise, f"{text} {why}".strip())
     return right
 
 
@@ -171,18 +215,23 @@ def explain(exercise: str, text: str, min_words: int = 8) -> bool:
     """Keep a short free-text answer (not graded); ask for more when it is blank or too short."""
     if is_blank(text):
         return _unanswered(
-            exercise, f"write at least {min_words} words in your own words.", "explain"
+            exercise, tr("write at least {n} words in your own words.", n=min_words), "explain"
         )
     words = len(str(text).split())
     if words < min_words:
-        message = f"{words} words kept; say a little more (at least {min_words})."
+        message = tr(
+            "{words} words kept; say a little more (at least {n}).", words=words, n=min_words
+        )
         _save(exercise, kind="explain", status="short", text=str(text))
         if strict():
-            raise ExerciseError(f"Exercise {exercise}: {message}")
+            raise ExerciseError(tr("Exercise {exercise}: {text}", exercise=exercise, text=message))
         _say(exercise, message)
         return False
     _save(exercise, kind="explain", status="answered", text=str(text))
-    _say(exercise, f"answer kept ({words} words). Compare it with the discussion below.")
+    _say(
+        exercise,
+        tr("answer kept ({words} words). Compare it with the discussion below.", words=words),
+    )
     return True
 
 
@@ -198,15 +247,17 @@ def summary() -> dict[str, str]:
     """
     statuses = {name: entry.get("status", "?") for name, entry in sorted(_STATE.items())}
     for exercise, status in statuses.items():
-        print(f"Exercise {exercise}: {status}")
+        _say(exercise, _(status))
     if expects_blank():
         answered = [name for name, status in statuses.items() if status != "unanswered"]
         if answered:
-            raise ExerciseError(f"a starter must come unanswered, but {answered} hold answers.")
+            raise ExerciseError(
+                tr("a starter must come unanswered, but {names} hold answers.", names=answered)
+            )
     if strict():
         open_ = [name for name, status in statuses.items() if status in ("unanswered", "wrong")]
         if open_:
-            raise ExerciseError(f"exercises {open_} are not done (strict mode).")
+            raise ExerciseError(tr("exercises {names} are not done (strict mode).", names=open_))
     return statuses
 
 

@@ -27,6 +27,9 @@ class Profile:
     compare_epochs: int  # each model of notebook 3's three-decoder comparison
     loss_epochs: int  # each model in the losses-and-metrics notebook
     lab_epochs: int  # the MADS lab's reference solution
+    scene_size: int  # the multi-class notebook's scenes are scene_size x scene_size
+    multiclass_epochs: int  # each of the multi-class notebook's two U-Nets (CE, MSE)
+    pose_epochs: int  # the pose notebook's heatmap U-Net (frames: image_size)
     batch_size: int
     base_filters: int
     precision: str  # a Keras dtype policy: "float32" or "mixed_bfloat16"
@@ -48,6 +51,9 @@ PROFILES = {
         compare_epochs=5,
         loss_epochs=5,
         lab_epochs=8,
+        scene_size=48,
+        multiclass_epochs=8,
+        pose_epochs=10,
         batch_size=16,
         base_filters=8,
         precision="float32",
@@ -64,6 +70,9 @@ PROFILES = {
         compare_epochs=16,
         loss_epochs=24,
         lab_epochs=20,
+        scene_size=96,
+        multiclass_epochs=16,
+        pose_epochs=16,
         batch_size=16,
         base_filters=16,
         precision="float32",
@@ -80,6 +89,9 @@ PROFILES = {
         compare_epochs=1,
         loss_epochs=1,
         lab_epochs=1,
+        scene_size=32,
+        multiclass_epochs=1,
+        pose_epochs=1,
         batch_size=16,
         base_filters=8,
         precision="float32",
@@ -94,6 +106,9 @@ PROFILES = {
         compare_epochs=100,
         loss_epochs=80,
         lab_epochs=40,
+        scene_size=192,
+        multiclass_epochs=60,
+        pose_epochs=60,
         batch_size=32,
         base_filters=16,
         precision="mixed_bfloat16",

@@ -16,7 +16,11 @@ from pathlib import Path
 
 from segcourse import exercises, metrics, paths
 from segcourse.data.layouts import DIAGNOSES
+from segcourse.i18n import N_, set_language, tr
 from segcourse.profiles import SMOKE, Profile, get_profile
+
+# PH2's diagnoses and the "all" row as score tables show them (the data keep the English names).
+GROUP_LABELS = (N_("common nevus"), N_("atypical nevus"), N_("melanoma"), N_("all"))
 
 # The settings that must agree before a saved model counts as "the same run".
 SAME_RUN_KEYS = (
@@ -96,7 +100,7 @@ class Run:
         summary = ", ".join(
             f"{key} {record[key]:.3f}" for key in ("test_dice", "test_iou") if key in record
         )
-        print(f"wrote {path}" + (f": {summary}" if summary else ""))
+        print(tr("wrote {path}", path=path) + (f": {summary}" if summary else ""))
         return path
 
     def find_model(self, notebook: str, settings: dict) -> Path | None:
@@ -129,6 +133,7 @@ CONFIG_NAMES = (
     "learning_rate",
     "results_dir",
     "model_dir",
+    "language",
 )
 
 
@@ -144,8 +149,8 @@ def start_run(
 
     `config` is the notebook's namespace (`globals()`): its configuration cell's UPPERCASE
     names (PROFILE, SEED, IMAGE_SIZE, EPOCHS, BATCH_SIZE, BASE_FILTERS, PRECISION,
-    LEARNING_RATE, RESULTS_DIR, MODEL_DIR) are read, and lower-case keyword `values` override
-    them. None takes the profile's value. `epochs_from` names the profile field for the default
+    LEARNING_RATE, RESULTS_DIR, MODEL_DIR, LANGUAGE) are read, and lower-case keyword `values`
+    override them. None takes the profile's value (LANGUAGE None: $SEGCOURSE_LANG, else English). `epochs_from` names the profile field for the default
     epochs ("loss_epochs" in the losses notebook); `trains=False` for a notebook that trains
     nothing. Prints one line that says what will run.
     """
@@ -153,6 +158,7 @@ def start_run(
     if unknown:
         raise ValueError(f"start_run: unknown setting(s) {sorted(unknown)}; use {CONFIG_NAMES}")
     given = {name: (config or {}).get(name.upper()) for name in CONFIG_NAMES} | values
+    set_language(given["language"])  # before anything is printed
     import keras
 
     chosen = get_profile(given["profile"])
@@ -175,13 +181,23 @@ def start_run(
     if trains:
         run.model_dir.mkdir(parents=True, exist_ok=True)
         keras.mixed_precision.set_dtype_policy(run.precision)
-        training = (
-            f", {run.epochs} epochs, batch {run.batch_size}, {run.base_filters} base filters, "
-            f"{run.precision}"
+        training = tr(
+            ", {epochs} epochs, batch {batch}, {filters} base filters, {precision}",
+            epochs=run.epochs,
+            batch=run.batch_size,
+            filters=run.base_filters,
+            precision=run.precision,
         )
     print(
-        f"profile {chosen.name}: backend {keras.backend.backend()}, "
-        f"{run.image_size}x{run.image_size} images{training}; results -> {run.results_dir}"
+        tr(
+            "profile {profile}: backend {backend}, {size}x{size} images{training}; "
+            "results -> {results}",
+            profile=chosen.name,
+            backend=keras.backend.backend(),
+            size=run.image_size,
+            training=training,
+            results=run.results_dir,
+        )
     )
     return run
 
@@ -189,10 +205,10 @@ def start_run(
 def print_split(train, val, test, groups=None) -> None:
     """One line per part: its number of cases and, for PH2, the cases per diagnosis."""
     groups = tuple(DIAGNOSES.values()) if groups is None else groups
-    for name, part in (("train", train), ("validation", val), ("test", test)):
-        line = f"{name:>10}: {len(part)} cases"
+    for name, part in ((N_("train"), train), (N_("validation"), val), (N_("test"), test)):
+        line = tr("{part:>10}: {n} cases", part=tr(name), n=len(part))
         if part.diagnosis is not None:
-            line += " (" + ", ".join(f"{part.diagnosis.count(g)} {g}" for g in groups) + ")"
+            line += " (" + ", ".join(f"{part.diagnosis.count(g)} {tr(g)}" for g in groups) + ")"
         print(line)
 
 
@@ -220,7 +236,7 @@ def print_scores(tables: dict[str, dict], title: str) -> None:
     )
     first = next(iter(tables.values()))
     for row in first:
-        line = f"{row:16}{first[row]['n']:>4}"
+        line = f"{tr(row):16}{first[row]['n']:>4}"
         for table in tables.values():
             if row in table:
                 line += _score_cell(table[row], "dice") + _score_cell(table[row], "iou")
@@ -234,13 +250,31 @@ def check_learned(what: str, score: float, floor: float, margin: float = 0.15) -
     """
     if os.environ.get("SEGCOURSE_PROFILE", "").strip().lower() == SMOKE:
         print(
-            f"{what}: test Dice {score:.3f} after a smoke run (one epoch); whether the notebook "
-            "learns is checked by its run in the ci profile, not here."
+            tr(
+                "{what}: test Dice {score:.3f} after a smoke run (one epoch); whether the "
+                "notebook learns is checked by its run in the ci profile, not here.",
+                what=what,
+                score=score,
+            )
         )
         return
     if not score > floor + margin:
         raise AssertionError(
-            f"{what}: test Dice {score:.3f} is not clearly above the best constant mask "
-            f"({floor:.3f} + {margin}); the model, its loss or the data pipeline is broken."
+            tr(
+                "{what}: test Dice {score:.3f} is not clearly above the best constant mask "
+                "({floor:.3f} + {margin}); the model, its loss or the data pipeline is broken.",
+                what=what,
+                score=score,
+                floor=floor,
+                margin=margin,
+            )
         )
-    print(f"{what}: test Dice {score:.3f} > best constant {floor:.3f} + {margin}")
+    print(
+        tr(
+            "{what}: test Dice {score:.3f} > best constant {floor:.3f} + {margin}",
+            what=what,
+            score=score,
+            floor=floor,
+            margin=margin,
+        )
+    )

@@ -292,6 +292,26 @@ def test_crashed_stand_in_generation_leaves_nothing_behind(tmp_path, monkeypatch
     assert load(None).synthetic and len(calls) == 2
 
 
+def test_a_stand_in_cached_by_an_older_generator_is_made_again(tmp_path, monkeypatch, capsys):
+    from segcourse.data.layouts import STANDIN_VERSION_FILE, STANDIN_VERSIONS
+
+    calls = []
+    install_fake_synth(monkeypatch, fake_synth_module(calls))
+    first = load_mads(None, 16, cache=False, progress=False)
+    cached = tmp_path / "cache" / "synthetic" / "mads"
+    assert (cached / STANDIN_VERSION_FILE).read_text() == str(STANDIN_VERSIONS["mads"])
+    load_mads(None, 16, cache=False, progress=False)
+    assert len(calls) == 1, "a current stand-in is reused"
+    (cached / STANDIN_VERSION_FILE).unlink()  # as written before versions: version 1
+    (first.root / "images" / "old-frame.png").write_bytes(b"stale")
+    capsys.readouterr()
+    again = load_mads(None, 16, cache=False, progress=False)
+    assert "made by an older segcourse.synth" in capsys.readouterr().err
+    assert len(calls) == 2 and len(again) == len(first)
+    assert not (again.root / "images" / "old-frame.png").exists()
+    assert sorted(os.listdir(cached.parent)) == ["mads"], "the old one is gone"
+
+
 # ----------------------------------------------------------------------------- cache
 
 

@@ -9,6 +9,7 @@ import re
 import shutil
 import socket
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from segcourse.grader import worker
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "lab" / "solution" / "body_segmentation.ipynb"
+NORWEGIAN_REFERENCE = ROOT / "lab" / "nb" / "solution" / "body_segmentation.ipynb"
 
 
 # ------------------------------------------------------------------------------ fast unit tests
@@ -252,7 +254,6 @@ def test_hostile_batch_grades_to_completion(course, tmp_path):
         b.write_folder(subs, student, nb, files)
         expected[student] = status
 
-    add("loop", b.hostile(b.INFINITE_LOOP), "timeout")
     add("membomb", b.hostile(b.MEMORY_BOMB), "memory")
     add("forkbomb", b.hostile(b.FORK_BOMB), "cell_error")
     add("sysexit", b.hostile(b.SYS_EXIT), "cell_error")
@@ -333,6 +334,21 @@ def test_hostile_batch_grades_to_completion(course, tmp_path):
     assert {r["student"]: r["status"] for r in again} == {s: got[s]["status"] for s in got}
 
 
+def test_endless_notebook_is_stopped_at_the_timeout_and_the_batch_goes_on(course, tmp_path):
+    """Kept out of the hostile batch, whose honest notebook needs a long timeout to train."""
+    require_sandbox()
+    _, hidden = course
+    subs = tmp_path / "subs"
+    b.write_folder(subs, "loop", b.hostile(b.INFINITE_LOOP))
+    b.write_bare(subs, "malformed", '{"cells": [ not json')
+    started = time.monotonic()
+    rows = grader.grade(subs, hidden, tmp_path / "out", timeout=8, profile="ci", progress=False)
+    got = {r["student"]: r for r in rows}
+    assert got["loop"]["status"] == "timeout", got["loop"]
+    assert got["malformed"]["status"] == "invalid_notebook"
+    assert time.monotonic() - started < 120  # the loop was killed at its deadline, not waited for
+
+
 def test_no_execute_grades_submitted_files(course, tmp_path):
     require_sandbox()
     root, hidden = course
@@ -346,6 +362,62 @@ def test_no_execute_grades_submitted_files(course, tmp_path):
     rows = grader.grade(subs, hidden, tmp_path / "out", execute=False, profile="ci", progress=False)
     assert rows[0]["status"] == "cell_error" and "ValueError: boom" in rows[0]["reason"]
     assert "Lambda" in rows[0]["reason"] or "safe_mode" in rows[0]["reason"]
+
+
+def as_executed(path: Path) -> dict:
+    """The notebook at `path` as if it had run: each code cell numbered, with one output line."""
+    nb = nbformat.read(path, as_version=4)
+    for count, cell in enumerate((c for c in nb.cells if c.cell_type == "code"), start=1):
+        cell.execution_count = count
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"cell {count}\n")]
+    return nb
+
+
+def test_a_norwegian_hand_in_is_graded_like_the_english_one(course, tmp_path):
+    """The generated Norwegian reference solution, as handed in, gets the English one's grade."""
+    import io
+
+    import keras
+    from PIL import Image
+
+    _root, hidden = course
+    inputs = keras.Input((64, 96, 3))  # the ci profile's image size
+    outputs = keras.layers.Conv2D(1, 1, kernel_initializer="zeros", bias_initializer="ones")(inputs)
+    keras.Model(inputs, outputs).save(tmp_path / "model.keras")
+    png = io.BytesIO()
+    Image.new("RGB", (48, 32), "green").save(png, format="PNG")
+    files = {
+        "model.keras": (tmp_path / "model.keras").read_bytes(),
+        "results.json": '{"test_iou": 0.4, "test_dice": 0.55, "test_frames": 10}',
+        "composite.png": png.getvalue(),
+    }
+    subs = tmp_path / "subs"
+    for student, notebook in (("english", REFERENCE), ("norwegian", NORWEGIAN_REFERENCE)):
+        b.write_folder(subs, student, as_executed(notebook), files)
+        broken = as_executed(notebook)
+        check = next(c for c in broken.cells if "lab.check_evaluation" in c.source)
+        check.outputs = [
+            nbformat.v4.new_output("error", ename="SelfCheckError", evalue="Task 4", traceback=[])
+        ]
+        b.write_folder(subs, f"{student}-broken", broken, files)
+    rows = grader.grade(
+        subs,
+        hidden,
+        tmp_path / "out",
+        execute=False,
+        sandbox=False,
+        profile="ci",
+        jobs=2,
+        progress=False,
+    )
+    got = {row["student"]: row for row in rows}
+    for kind in ("", "-broken"):
+        english, norwegian = got[f"english{kind}"], got[f"norwegian{kind}"]
+        for key in ("status", "score", "reason"):
+            assert english[key] == norwegian[key], (kind, key)
+    assert got["english"]["status"] == "ok" and float(got["english"]["score"]) > 0
+    assert got["english-broken"]["status"] == "cell_error"
+    assert "Self-check for Task 4" in got["norwegian-broken"]["reason"]
 
 
 @pytest.mark.skipif(not REFERENCE.is_file(), reason="the lab's reference solution is not there yet")

@@ -135,6 +135,9 @@ def test_parameters_cell_holds_what_the_grader_injects():
     assert injected <= assigned, injected - assigned
     assert {"SEED", "EPOCHS", "IMAGE_SIZE", "OUTPUT_DIR"} <= assigned
     assert re.search(r'^OUTPUT_DIR = "\."', source(tagged[0]), re.MULTILINE)
+    # the language is the student's: the Norwegian notebook sets it, the grader never does
+    assert re.search(r"^LANGUAGE = None(?=\s)", source(tagged[0]), re.MULTILINE)
+    assert "LANGUAGE" not in injected
 
 
 def test_strip_solutions_keeps_indentation_and_names_the_function():
@@ -237,6 +240,30 @@ def test_compositing_check_explains_each_mistake(tmp_path):
         lab.check_compositing({**ns, "soft_alpha": unanswered})
     with pytest.raises(SelfCheckError, match="Task 6 is not done yet: there is no `composite`"):
         lab.check_compositing({"soft_alpha": _feather})
+
+
+def test_self_checks_speak_the_notebooks_language(monkeypatch):
+    from segcourse import i18n
+
+    monkeypatch.delenv(i18n.LANG_ENV, raising=False)
+    try:
+        i18n.set_language("nb")  # what the Norwegian notebook's LANGUAGE = "nb" does
+        with pytest.raises(SelfCheckError, match="Deloppgave 6 er ikke gjort ennå: .*`composite`"):
+            lab.check_compositing({"soft_alpha": _feather})
+    finally:
+        i18n.set_language(None)
+    with pytest.raises(SelfCheckError, match="Task 6 is not done yet"):
+        lab.check_compositing({"soft_alpha": _feather})
+
+
+def test_the_last_cell_judges_the_score_except_in_a_smoke_run(monkeypatch, capsys):
+    monkeypatch.setenv("SEGCOURSE_PROFILE", "ci")
+    with pytest.raises(AssertionError, match="revisit Tasks 1-3"):
+        lab.check_result(0.3, 0.2)
+    lab.check_result(0.5, 0.2)
+    monkeypatch.setenv("SEGCOURSE_PROFILE", "smoke")
+    lab.check_result(0.1, 0.2)
+    assert "after a smoke run" in capsys.readouterr().out
 
 
 # ------------------------------------------------------------------------- the starter, run

@@ -22,7 +22,7 @@ from segcourse.synth.noise import seeded_rng
 from segcourse.synth.ph2 import class_counts, ph2_size
 
 ID = re.compile(r"^IMD\d{3}$")
-MADS_NAME = re.compile(r"^(HipHop|Jazz|Kata|Taichi|Sports)_(\1)[12]_C[0-2]_(\d{5})\.png$")
+MADS_NAME = re.compile(r"^(HipHop|Jazz|Kata|Taichi|Sports)_([A-Za-z0-9]+)_C[0-2]_(\d{5})\.png$")
 
 
 def bmp_bits(path: Path) -> int:
@@ -268,6 +268,7 @@ def test_mads_layout_and_df_csv(mads):
         name = Path(image).name
         match = MADS_NAME.match(name)
         assert match and int(match.group(3)) % 10 == 0
+        assert match.group(2) in synth.MADS_SEQUENCES[match.group(1)], "a real sequence name"
         assert mask == f"masks/{name}" and collage == f"collages/{name[:-4]}.jpg"
         with (
             Image.open(inner / image) as img,
@@ -312,6 +313,73 @@ def test_mads_poses_vary():
     assert np.ptp(widths) > 0.4, "from upright to spread-out poses"
     centres = [np.nonzero(m.any(0))[0].mean() for m in masks]
     assert np.ptp(centres) > 100, "people stand in different places"
+
+
+def test_mads_names_come_in_whole_sequences_like_the_real_archive():
+    from segcourse.data.layouts import parse_mads_name
+
+    for n, seed in ((240, 0), (12, 3), (2000, 1)):
+        rows = synth.mads_names(n, seed)
+        assert len(rows) == n == len({r[0] for r in rows}), "n distinct file names"
+        parts = [parse_mads_name(name[:-4]) for name, *_ in rows]
+        for (name, action, sequence, camera), part in zip(rows, parts, strict=True):
+            assert MADS_NAME.match(name) and sequence in synth.MADS_SEQUENCES[action]
+            assert (part.action, part.sequence, part.camera) == (action, sequence, f"C{camera}")
+        sequences = {p.group for p in parts}
+        assert {p.action for p in parts} == set(synth.MADS_ACTIONS), "every action, n >= 5"
+        assert len(sequences) <= 27 and len(sequences) < n / 2, "sequences of many frames"
+        for group in sequences:
+            cameras = {p.camera for p in parts if p.group == group}
+            assert 1 <= len(cameras) <= 3
+            for camera in cameras:  # one camera's frames: evenly stepped, like sampled video
+                frames = sorted(p.frame for p in parts if (p.group, p.camera) == (group, camera))
+                assert len(set(np.diff(frames))) <= 1
+
+
+def test_mads_frames_of_a_sequence_are_alike_and_sequences_differ():
+    """What makes a split over frames leak: a frame's nearest neighbour is from its own sequence."""
+    from segcourse.data.layouts import parse_mads_name
+
+    rows = synth.mads_names(60, seed=4)
+    pictures, masks, scene = [], [], []
+    for name, action, sequence, camera in rows:
+        image, mask, _ = synth.render_mads_frame(
+            4, parse_mads_name(name[:-4]).frame, action, sequence, camera
+        )
+        pictures.append(image.reshape(48, 8, 64, 8, 3).mean(axis=(1, 3)).ravel())
+        masks.append(mask)
+        scene.append((action, sequence, camera))
+    pictures = np.array(pictures)
+    distance = np.abs(pictures[:, None] - pictures[None]).mean(-1)
+    np.fill_diagonal(distance, np.inf)
+    same = np.array([[a == b for b in scene] for a in scene])
+    np.fill_diagonal(same, False)
+    assert same.any(1).all(), "every sequence and camera has several frames"
+    nearest = distance.argmin(1)
+    assert all(same[i, j] for i, j in enumerate(nearest)), "nearest frame: same sequence"
+    sequence_of = [s[:2] for s in scene]
+    other = np.array([[a != b for b in sequence_of] for a in sequence_of])
+    assert np.median(distance[same]) < 0.25 * np.median(distance[other])
+
+    def iou(a, b):
+        return (a & b).sum() / max(1, (a | b).sum())
+
+    neighbours = [iou(masks[i], masks[j]) for i, j in enumerate(nearest)]
+    strangers = [iou(masks[i], masks[j]) for i, j in zip(*np.nonzero(other), strict=True) if i < j]
+    assert np.median(neighbours) > 0.5 > 0.2 > np.median(strangers), "small motion, other poses"
+
+
+def test_sequence_number_and_pose_motion():
+    assert synth.mads.sequence_number("Taichi", "S3") == synth.mads.sequence_number("Taichi", 3)
+    with pytest.raises(ValueError, match="Volleyball, Badminton, Tennis"):
+        synth.mads.sequence_number("Sports", "Football")
+    with pytest.raises(ValueError, match="action"):
+        synth.mads.sequence_number("Ballet", 1)
+    poses = [synth.mads.sequence_pose(0, "Jazz", "Jazz3", f) for f in range(0, 601, 10)]
+    arms = np.array([np.ravel(p.arms) for p in poses])
+    steps = np.abs(np.diff(arms, axis=0)).max(1)
+    assert steps.max() < 25 and np.ptp(arms, axis=0).max() > 40, "moves, a little per step"
+    assert len({(p.side, p.facing) for p in poses}) == 1, "one view over the sequence"
 
 
 # ----------------------------------------------------------------------------- determinism, safety, CLI

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .. import paths
+from ..i18n import N_, tr
 
 PH2_FOLDER = "PH2Dataset"
 PH2_IMAGES = "PH2 Dataset images"  # with spaces, as in the real archive
@@ -20,26 +21,48 @@ COLOUR_NAMES = {1: "White", 2: "Red", 3: "Light-Brown", 4: "Dark-Brown", 5: "Blu
 ENV_VARS = {"ph2": "PH2_ROOT", "mads": "MADS_ROOT"}
 NAMES = {"ph2": "PH2", "mads": "MADS"}
 DOWNLOAD_COMMANDS = {kind: f"python -m segcourse download {kind}" for kind in NAMES}
-EXPECTED = {
-    "ph2": (
-        f"the unpacked PH2 archive: a folder (usually '{PH2_FOLDER}') holding '{PH2_IMAGES}/' "
-        f"with case folders such as 'IMD002/IMD002_Dermoscopic_Image/IMD002.bmp' and "
-        f"'IMD002/IMD002_lesion/IMD002_lesion.bmp' (and '{PH2_METADATA}'); point at that folder "
-        f"or the one above it. `{DOWNLOAD_COMMANDS['ph2']}` fetches and unpacks it"
+_EXPECTED = {  # marked for the catalogue; `expected(kind)` shows them in the language in use
+    "ph2": N_(
+        "the unpacked PH2 archive: a folder (usually '{folder}') holding '{images}/' "
+        "with case folders such as 'IMD002/IMD002_Dermoscopic_Image/IMD002.bmp' and "
+        "'IMD002/IMD002_lesion/IMD002_lesion.bmp' (and '{metadata}'); point at that folder "
+        "or the one above it. `{command}` fetches and unpacks it"
     ),
-    "mads": (
+    "mads": N_(
         "the unpacked MADS archive: a folder holding 'images/' and 'masks/' with PNGs of the "
-        f"same names, or the double-nested '{MADS_FOLDER}/{MADS_FOLDER}/images|masks'; point at "
-        "the inner folder, the outer one or the folder above it. "
-        f"`{DOWNLOAD_COMMANDS['mads']}` fetches it"
+        "same names, or the double-nested '{folder}/{folder}/images|masks'; point at "
+        "the inner folder, the outer one or the folder above it. `{command}` fetches it"
     ),
 }
+_EXPECTED_FIELDS = {
+    "ph2": {
+        "folder": PH2_FOLDER,
+        "images": PH2_IMAGES,
+        "metadata": PH2_METADATA,
+        "command": DOWNLOAD_COMMANDS["ph2"],
+    },
+    "mads": {"folder": MADS_FOLDER, "command": DOWNLOAD_COMMANDS["mads"]},
+}
+EXPECTED = {kind: text.format(**_EXPECTED_FIELDS[kind]) for kind, text in _EXPECTED.items()}
+
+
+def expected(kind: str) -> str:
+    """What an archive folder of `kind` must hold, in the language in use (EXPECTED: English)."""
+    return tr(_EXPECTED[kind], **_EXPECTED_FIELDS[kind])
+
+
 # segcourse.synth writes STANDIN_MARKER_FILE into every stand-in, so a stand-in is flagged even
 # when a user points root= at it; the cached stand-in folder holds ARCHIVE_POINTER_FILE, which
 # names the archive folder inside it.
 STANDIN_MARKER_FILE = ".segcourse-synthetic"
 ARCHIVE_POINTER_FILE = ".segcourse-archive"
+# The generator version of each stand-in; the cached one is drawn again when it is older (a
+# cached stand-in without STANDIN_VERSION_FILE is version 1). mads 2: frames in sequences.
+STANDIN_VERSION_FILE = ".segcourse-standin-version"
+STANDIN_VERSIONS = {"ph2": 1, "mads": 2}
 _PH2_ID = re.compile(r"IMD\d+")
+# MADS file stems: {Action}_{Sequence}_{Camera}_{frame}, e.g. Jazz_Jazz2_C1_00630, Taichi_S1_C0_00010
+_MADS_STEM = re.compile(r"(?P<action>[^_]+)_(?P<sequence>.+)_(?P<camera>C\d+)_(?P<frame>\d+)")
 
 
 class DatasetError(ValueError):
@@ -115,6 +138,28 @@ def mads_cases(inner: Path) -> tuple[list[Case], list[str]]:
     return cases, problems
 
 
+class MadsName(NamedTuple):
+    """The parts of a MADS file stem `{Action}_{Sequence}_{Camera}_{frame}`."""
+
+    action: str  # HipHop, Jazz, Kata, Taichi, Sports
+    sequence: str  # e.g. HipHop1, S1, F2, Volleyball
+    camera: str  # C0, C1, C2
+    frame: int
+
+    @property
+    def group(self) -> str:
+        """`{Action}_{Sequence}`: one recorded sequence, the same over all of its cameras."""
+        return f"{self.action}_{self.sequence}"
+
+
+def parse_mads_name(stem: str) -> MadsName | None:
+    """The parts of a MADS file stem (no `.png`), or None when it does not follow the pattern."""
+    found = _MADS_STEM.fullmatch(stem)
+    if found is None:
+        return None
+    return MadsName(found["action"], found["sequence"], found["camera"], int(found["frame"]))
+
+
 def file_stamp(path: str) -> str | None:
     """'size:mtime_ns' of a regular file, or None when it is missing (or not a file)."""
     try:
@@ -170,18 +215,35 @@ def locate(kind: str, root) -> Path | None:
         path = Path(value).expanduser()
         if path.is_file():
             raise DatasetError(
-                f"{source} = {path} is a file, not a folder (a downloaded archive must be "
-                f"unpacked first). Expected there: {EXPECTED[kind]}."
+                tr(
+                    "{source} = {path} is a file, not a folder (a downloaded archive must be "
+                    "unpacked first). Expected there: {expected}.",
+                    source=source,
+                    path=path,
+                    expected=expected(kind),
+                )
             )
         if not path.exists():
             raise DatasetError(
-                f"{source} = {path} does not exist. Expected there: {EXPECTED[kind]}."
+                tr(
+                    "{source} = {path} does not exist. Expected there: {expected}.",
+                    source=source,
+                    path=path,
+                    expected=expected(kind),
+                )
             )
         found = find_archive(kind, path)
         if found is None:
             raise DatasetError(
-                f"{source} = {path} does not hold the {NAMES[kind]} archive (found: "
-                f"{_listing(path)}). Expected there: {EXPECTED[kind]}."
+                tr(
+                    "{source} = {path} does not hold the {name} archive (found: {listing}). "
+                    "Expected there: {expected}.",
+                    source=source,
+                    path=path,
+                    name=NAMES[kind],
+                    listing=_listing(path),
+                    expected=expected(kind),
+                )
             )
         return found
     for base in (Path.cwd() / "data", paths.project_root() / "data"):

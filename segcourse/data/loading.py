@@ -19,28 +19,32 @@ from PIL import Image
 from tqdm import tqdm
 
 from .. import paths
+from ..i18n import N_, tr
 from . import cache as array_cache
 from .layouts import (
     ARCHIVE_POINTER_FILE,
     DOWNLOAD_COMMANDS,
     ENV_VARS,
-    EXPECTED,
     NAMES,
     PH2_IMAGES,
     PH2_METADATA,
+    STANDIN_VERSION_FILE,
+    STANDIN_VERSIONS,
     Case,
     DatasetError,
+    expected,
     find_archive,
     is_standin,
     locate,
     mads_cases,
+    parse_mads_name,
     parse_ph2_metadata,
     ph2_cases,
 )
 
 MASK_TWO_LEVEL_SHARE = 0.98  # share of mask pixels that must sit near one of its two levels
 _BOX = Image.Resampling.BOX
-_SUBJECTS = {"ph2": "dermoscopy images", "mads": "full-body images"}
+_SUBJECTS = {"ph2": N_("dermoscopy images"), "mads": N_("full-body images")}
 
 
 @dataclass
@@ -75,6 +79,23 @@ class SegmentationData:
             kind=self.kind,
         )
 
+    @property
+    def sequence(self) -> np.ndarray | None:
+        """MADS: each frame's recorded sequence, `{Action}_{Sequence}` from its file name (as in
+        `split(data, groups=data.sequence)`: neighbouring frames are near-duplicates); PH2: None."""
+        if (self.kind or ("ph2" if self.diagnosis is not None else "mads")) != "mads":
+            return None
+        names = [parse_mads_name(i) for i in self.ids]
+        bad = [i for i, name in zip(self.ids, names, strict=True) if name is None]
+        if bad:
+            raise DatasetError(
+                f"{Path(self.root) / 'images' / (bad[0] + '.png')}: {len(bad)} MADS file name(s) "
+                f"({', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}) do not follow "
+                "{Action}_{Sequence}_{Camera}_{frame}.png (e.g. Jazz_Jazz2_C1_00630.png), so "
+                "their sequence is unknown. Restore the archive's names, or split without groups."
+            )
+        return np.array([name.group for name in names], dtype=str)
+
     def __repr__(self) -> str:
         kind = "synthetic stand-in" if self.synthetic else "real data"
         shape = "x".join(str(s) for s in self.images.shape[1:3])
@@ -86,7 +107,10 @@ class SegmentationData:
         text = f"<pre>{html.escape(repr(self))}</pre>"
         if self.synthetic:
             return _standin_alert(kind) + text
-        return f"{text}<div>Real {NAMES[kind]} data from {html.escape(str(self.root))}</div>"
+        real = tr(
+            "Real {name} data from {root}", name=NAMES[kind], root=html.escape(str(self.root))
+        )
+        return f"{text}<div>{real}</div>"
 
 
 # ----------------------------------------------------------------------------- public loaders
@@ -117,6 +141,23 @@ def synthetic_root(kind: str) -> Path:
         raise ValueError(f"kind must be 'ph2' or 'mads', not {kind!r}")
     base = paths.cache_dir() / "synthetic"
     dest = base / kind
+    if _stale_standin(kind, dest):
+        print(
+            tr(
+                "note: the cached {name} stand-in in {dest} was made by an older "
+                "segcourse.synth; generating it again.",
+                name=NAMES[kind],
+                dest=dest,
+            ),
+            file=sys.stderr,
+        )
+        trash = Path(tempfile.mkdtemp(prefix=f".{kind}-stale-", dir=base))
+        try:
+            os.replace(dest, trash / kind)
+        except FileNotFoundError:
+            pass  # another process moved it first
+        finally:
+            shutil.rmtree(trash, ignore_errors=True)
     if not dest.is_dir():
         base.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{kind}-partial-", dir=base))
@@ -127,6 +168,7 @@ def synthetic_root(kind: str) -> Path:
             written = Path(make(tmp / "data")).resolve()
             inside = written.relative_to((tmp / "data").resolve())  # ValueError: a synth bug
             (tmp / "data" / ARCHIVE_POINTER_FILE).write_text(inside.as_posix())
+            (tmp / "data" / STANDIN_VERSION_FILE).write_text(str(STANDIN_VERSIONS[kind]))
             try:
                 os.replace(tmp / "data", dest)  # atomic: a crash never leaves half a dataset
             except OSError:
@@ -138,10 +180,23 @@ def synthetic_root(kind: str) -> Path:
     found = find_archive(kind, dest / pointer.read_text() if pointer.is_file() else dest)
     if found is None:
         raise DatasetError(
-            f"{dest}: the synthetic {NAMES[kind]} stand-in there is incomplete. "
-            "Delete that folder and run again to regenerate it."
+            tr(
+                "{dest}: the synthetic {name} stand-in there is incomplete. "
+                "Delete that folder and run again to regenerate it.",
+                dest=dest,
+                name=NAMES[kind],
+            )
         )
     return found
+
+
+def _stale_standin(kind: str, dest: Path) -> bool:
+    """Whether `dest` is a stand-in cached by synthetic_root from an older generator."""
+    if not (dest / ARCHIVE_POINTER_FILE).is_file():
+        return False  # not made here (e.g. written by synth_mads directly): used as it is
+    version = dest / STANDIN_VERSION_FILE
+    made = version.read_text().strip() if version.is_file() else "1"
+    return made != str(STANDIN_VERSIONS[kind])
 
 
 # ----------------------------------------------------------------------------- loading
@@ -158,8 +213,12 @@ def _load(kind, root, image_size, *, cache, strict, progress) -> SegmentationDat
         print(_banner(kind, archive), file=sys.stderr, flush=True)
     elif synthetic:
         print(
-            f"note: {archive} is a synthetic stand-in written by segcourse.synth, not the real "
-            f"{NAMES[kind]} data; results on it are not {NAMES[kind]} results.",
+            tr(
+                "note: {archive} is a synthetic stand-in written by segcourse.synth, not the real "
+                "{name} data; results on it are not {name} results.",
+                archive=archive,
+                name=NAMES[kind],
+            ),
             file=sys.stderr,
         )
     if kind == "ph2":
@@ -188,12 +247,23 @@ def _load(kind, root, image_size, *, cache, strict, progress) -> SegmentationDat
     notes = []
     if problems:
         notes.append(
-            f"Skipped {len(problems)} bad {NAMES[kind]} case(s) in {archive} (strict=False):\n"
+            tr(
+                "Skipped {n} bad {name} case(s) in {archive} (strict=False):",
+                n=len(problems),
+                name=NAMES[kind],
+                archive=archive,
+            )
+            + "\n"
             + "\n".join(f"  - {p}" for p in problems)
         )
     if not ids:
         raise DatasetError(
-            f"{archive}: none of the {NAMES[kind]} cases could be read, so the dataset is empty. "
+            tr(
+                "{archive}: none of the {name} cases could be read, so the dataset is empty.",
+                archive=archive,
+                name=NAMES[kind],
+            )
+            + " "
             + _problem_message(kind, archive, problems)
         )
     diagnosis = None
@@ -347,17 +417,25 @@ def _ph2_diagnosis(path: Path, ids: list[str]) -> tuple[list[str | None], str | 
 def _banner(kind: str, archive: Path) -> str:
     name, env = NAMES[kind], ENV_VARS[kind]
     lines = [
-        f"SYNTHETIC STAND-IN: this is NOT the real {name} dataset.",
-        f"No {name} archive was found (root argument, ${env}, ./data/, <project>/data/),",
-        f"so generated look-alike images are used. Results on them are NOT {name} results.",
+        tr("SYNTHETIC STAND-IN: this is NOT the real {name} dataset.", name=name),
+        tr(
+            "No {name} archive was found (root argument, ${env}, ./data/, <project>/data/),",
+            name=name,
+            env=env,
+        ),
+        tr(
+            "so generated look-alike images are used. Results on them are NOT {name} results.",
+            name=name,
+        ),
         "",
-        f"To use the real data:  {DOWNLOAD_COMMANDS[kind]}",
-        f"or set {env}=/path/to/the/unpacked/archive (or pass root=...).",
+        tr("To use the real data:  {command}", command=DOWNLOAD_COMMANDS[kind]),
+        tr("or set {env}=/path/to/the/unpacked/archive (or pass root=...).", env=env),
     ]
     width = max(len(line) for line in lines)
     edge = "#" * (width + 8)
     body = [f"### {line.ljust(width)} ###" for line in lines]
-    return "\n".join(["", edge, *body, edge, f"(stand-in read from {archive})", ""])
+    read_from = tr("(stand-in read from {archive})", archive=archive)
+    return "\n".join(["", edge, *body, edge, read_from, ""])
 
 
 def _standin_alert(kind: str) -> str:
@@ -366,32 +444,50 @@ def _standin_alert(kind: str) -> str:
     return (
         '<div role="alert" style="border:4px solid #c00; background:#fee; color:#600; '
         'padding:12px; font-size:1.15em">'
-        f"<b>&#9888; SYNTHETIC STAND-IN DATA: this is NOT the {name} dataset.</b><br>"
-        f"No {name} archive was found, so generated look-alike images are used. Every number "
-        f"and figure below describes the stand-in, <b>not</b> real {_SUBJECTS[kind]}. To use "
-        f"the real data run <code>{command}</code> or set <code>{env}</code> (or the "
-        f"<code>{env}</code> parameter above) to the unpacked archive.</div>"
+        + tr("<b>&#9888; SYNTHETIC STAND-IN DATA: this is NOT the {name} dataset.</b>", name=name)
+        + "<br>"
+        + tr(
+            "No {name} archive was found, so generated look-alike images are used. Every number "
+            "and figure below describes the stand-in, <b>not</b> real {subjects}. To use "
+            "the real data run <code>{command}</code> or set <code>{env}</code> (or the "
+            "<code>{env}</code> parameter above) to the unpacked archive.",
+            name=name,
+            subjects=tr(_SUBJECTS[kind]),
+            command=command,
+            env=env,
+        )
+        + "</div>"
     )
 
 
 def _empty_message(kind: str, archive: Path) -> str:
     if kind == "ph2":
         where = archive / PH2_IMAGES
-        return (
-            f"{where}: no PH2 case folders (IMD002, IMD003, ...) found, so the dataset is empty. "
-            f"Expected: {EXPECTED[kind]}."
+        return tr(
+            "{where}: no PH2 case folders (IMD002, IMD003, ...) found, so the dataset is empty. "
+            "Expected: {expected}.",
+            where=where,
+            expected=expected(kind),
         )
-    return (
-        f"{archive}: no PNG files in images/ or masks/, so the dataset is empty. "
-        f"Expected: {EXPECTED[kind]}."
+    return tr(
+        "{archive}: no PNG files in images/ or masks/, so the dataset is empty. "
+        "Expected: {expected}.",
+        archive=archive,
+        expected=expected(kind),
     )
 
 
 def _problem_message(kind: str, archive: Path, problems: list[str]) -> str:
     shown = "\n".join(f"  - {p}" for p in problems[:20])
-    more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-    return (
-        f"{NAMES[kind]} archive {archive} has {len(problems)} bad case(s):\n{shown}{more}\n"
+    more = "\n  " + tr("... and {n} more", n=len(problems) - 20) if len(problems) > 20 else ""
+    head = tr(
+        "{name} archive {archive} has {n} bad case(s):",
+        name=NAMES[kind],
+        archive=archive,
+        n=len(problems),
+    )
+    advice = tr(
         "Restore these files from the original archive, or pass strict=False to skip the bad "
         "cases (with a warning that lists them)."
     )
+    return f"{head}\n{shown}{more}\n{advice}"

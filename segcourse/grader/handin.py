@@ -1,5 +1,6 @@
-"""Checks of what a notebook leaves behind: its stored outputs, `results.json` and
-`composite.png`, each read with bounded size and never through a link (student code wrote them):
+"""Checks of what a notebook leaves behind: its stored outputs, `results.json` (every claimed
+number range-checked) and `composite.png`, each read with bounded size and never through a link
+(student code wrote them):
 no component of the path below the work copy may be a link (`safefs.inside`), and the file is
 opened without following one. Images are opened only as the allowed formats (PNG), so a
 PostScript file named composite.png never reaches Ghostscript."""
@@ -11,6 +12,7 @@ import json
 import math
 import os
 import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .safefs import inside
@@ -91,7 +93,7 @@ def read_json(path: Path, max_bytes: int, root: Path | None = None):
     try:
         with open_safe(found) as handle:
             return json.loads(handle.read(max_bytes + 1).decode("utf-8"))
-    except (ValueError, OSError):
+    except (ValueError, OSError, RecursionError):  # RecursionError: JSON nested too deeply
         return None
 
 
@@ -109,24 +111,85 @@ def read_executed(path: Path):
         return None
 
 
-def check_results(path: Path, section: dict, root: Path | None = None) -> tuple:
-    """results.json holds numeric IoU and Dice under the rubric's keys; (passed, note)."""
+@dataclass
+class Claims:
+    """What results.json claims: the held-out IoU and Dice (None when unusable), and every
+    problem found with its numbers (each names the key and the value)."""
+
+    iou: float | None = None
+    dice: float | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def _shown(value) -> str:
+    """A claimed value for a message: its JSON-ish repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _out_of_range(value, low, high) -> str | None:
+    """Why `value` is not a finite number in [low, high], or None when it is."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "is not a number"
+    if not math.isfinite(value):
+        return "is not finite"
+    if not low <= value <= high:
+        return f"is outside [{low:g}, {high:g}]"
+    return None
+
+
+def _non_finite(data, limit: int = 5) -> list[str]:
+    """Paths (a.b[2]) of the numbers in `data` that are NaN or infinite; walked without
+    recursion, since a student's JSON may be deeply nested."""
+    found, stack = [], [("", data)]
+    while stack and len(found) < limit:
+        where, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            found.append(where or "(top)")
+        elif isinstance(value, dict):
+            stack += [(f"{where}.{k}" if where else str(k), v) for k, v in value.items()]
+        elif isinstance(value, list):
+            stack += [(f"{where}[{i}]", v) for i, v in enumerate(value)]
+    return sorted(found)
+
+
+def read_claims(path: Path, section: dict, root: Path | None = None) -> Claims:
+    """results.json, range-checked: the IoU and Dice under the rubric's keys must be finite
+    numbers in [0, 1], the keys of its `ranges` within their range, and every other number
+    finite. A claim that fails gets no value and a problem that says why."""
+    claims = Claims()
     found, why = safe_file(path, MAX_RESULTS_KB * 1024, root)
     if not found:
-        return False, why
+        claims.problems.append(why)
+        return claims
     data = read_json(found, MAX_RESULTS_KB * 1024, root)
     if not isinstance(data, dict):
-        return False, f"{path.name} is not a JSON object"
+        claims.problems.append(f"{path.name} is not a JSON object")
+        return claims
+    checked = set(section.get("ranges", {}))  # keys whose problems are named on their own
     for what in ("iou", "dice"):
         keys = section.get(f"{what}_keys", [what])
-        value = next((data[k] for k in keys if k in data), None)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            return False, f"{path.name} has no numeric {what} (looked for {', '.join(keys)})"
-    return True, f"{path.name} reports IoU and Dice"
+        key = next((k for k in keys if k in data), None)
+        checked.add(key)
+        if key is None:
+            claims.problems.append(f"{path.name} has no {what} (looked for {', '.join(keys)})")
+        elif wrong := _out_of_range(data[key], 0, 1):
+            claims.problems.append(f"{path.name}: {key} = {_shown(data[key])} {wrong}; a "
+                                   f"claimed {what} must be a finite number in [0, 1]")  # fmt: skip
+        else:
+            setattr(claims, what, float(data[key]))
+    for key, (low, high) in section.get("ranges", {}).items():
+        if key in data and (wrong := _out_of_range(data[key], low, high)):
+            claims.problems.append(f"{path.name}: {key} = {_shown(data[key])} {wrong}; it "
+                                   f"must be a finite number in [{low:g}, {high:g}]")  # fmt: skip
+    others = [p[:60] for p in _non_finite(data) if p not in checked]
+    if others:
+        claims.problems.append(
+            f"{path.name} holds numbers that are not finite: {', '.join(others)}"
+        )
+    if claims.problems:
+        claims.iou = claims.dice = None
+    return claims
 
 
 def check_composite(path: Path, outcome, formats=None, root: Path | None = None) -> tuple:

@@ -1,6 +1,15 @@
 """What a grading run writes: grades.csv, summary.md with its score plot, and one feedback page
 per student (rendered from `templates/feedback.html`), all from the students' Outcomes.
 
+A feedback page shows the student's own notebook, so nothing of it may run in the reader's
+browser: before nbconvert sees it, the notebook loses its metadata (widget state included)
+and every output's metadata, and outputs keep text/plain and image/png only (`safe_notebook`);
+it is exported with `templates/nbconvert-feedback` (JupyterLab's page without its scripts),
+whose HTML cleaning (markdown, raw cells, highlighted code) is `clean_html`, an allow-list
+that keeps no script, no event attribute and no link or image source but `#fragments` and
+PNG `data:` images. Every page starts its <head> with `CONTENT_SECURITY_POLICY`: no scripts
+at all, images only as `data:`, inline CSS only (the page's own styles).
+
 Nothing a student names is written raw: a grades.csv cell that a spreadsheet would take for a
 formula (it starts with = + - @, a tab or a carriage return) gets a leading `'` (OWASP's
 rule; a leading `'` is doubled so that `read_grades` can undo it exactly); summary.md shows
@@ -19,6 +28,21 @@ from .statuses import STATUSES, GradingError
 
 CSV_COLUMNS = ["student", "status", "score", "max_score", "iou", "dice", "seconds", "reason"]
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+NBCONVERT_TEMPLATE = "nbconvert-feedback"  # a folder of TEMPLATES
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; "
+    "form-action 'none'"
+)
+SHOWN_MIME_TYPES = ("text/plain", "image/png")  # what a feedback page shows of an output
+_BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
+_SAFE_TAGS = frozenset(
+    "a abbr b blockquote br caption code dd del details div dl dt em h1 h2 h3 h4 h5 h6 hr i img "
+    "ins kbd li main mark ol p pre q s samp section small span strong sub summary sup table "
+    "tbody td tfoot th thead tr u ul var".split()
+)
+_SAFE_ATTRIBUTES = frozenset(
+    {"class", "id", "title", "alt", "colspan", "rowspan", "data-mime-type"}
+)
 NOTEBOOK_IMAGE_ALT = "An image that a cell of the notebook displayed"
 _IMG_WITHOUT_ALT = re.compile(r"<img\b(?![^>]*\balt\s*=)", re.IGNORECASE)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")  # "'" too, so that it reads back exactly
@@ -41,6 +65,7 @@ class Outcome:
     items: list[tuple[str, float, float, str]] = field(default_factory=list)
     notebook: object = None
     composite: bytes | None = None
+    notes: list[str] = field(default_factory=list)  # how it was graded (e.g. on what it trained)
 
     def fail(self, status: str, reason: str) -> None:
         """Record a failure; the first one sets the status."""
@@ -111,15 +136,89 @@ def with_alt_text(page: str) -> str:
     return _IMG_WITHOUT_ALT.sub(f'<img alt="{NOTEBOOK_IMAGE_ALT}"', page)
 
 
+def safe_notebook(nb):
+    """A copy of `nb` that carries nothing a browser would run or fetch: no notebook or cell
+    metadata (widget state, attachments), no output metadata (nbconvert writes an image's
+    width and height into the page unquoted), and outputs of SHOWN_MIME_TYPES only (an
+    output with none of them says what was removed)."""
+    import copy
+
+    import nbformat
+
+    nb = nbformat.from_dict(copy.deepcopy(dict(nb)))
+    nb.metadata = nbformat.from_dict({"language_info": {"name": "python"}})
+    cells = []
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") not in ("code", "markdown", "raw"):
+            continue
+        cell.metadata = nbformat.from_dict({})
+        cell.pop("attachments", None)
+        if cell.cell_type == "code":
+            cell.outputs = [out for out in map(_safe_output, cell.get("outputs", [])) if out]
+        cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
+def _safe_output(output):
+    """`output` with nothing but text and PNG images (None: a kind nbconvert does not show)."""
+    import nbformat
+
+    kind = output.get("output_type")
+    if kind in ("stream", "error"):
+        return output
+    if kind not in ("display_data", "execute_result"):
+        return None
+    data = output.get("data", {})
+    kept = {}
+    for mime in SHOWN_MIME_TYPES:
+        value = data.get(mime)
+        value = "".join(value) if isinstance(value, list) else value
+        if isinstance(value, str) and (mime != "image/png" or _BASE64.fullmatch(value)):
+            kept[mime] = value
+    if not kept:
+        removed = ", ".join(sorted(str(m) for m in data)) or "no data"
+        kept["text/plain"] = f"[an output the feedback page does not show: {removed}]"
+    output.data, output.metadata = nbformat.from_dict(kept), nbformat.from_dict({})
+    output.pop("transient", None)
+    return output
+
+
+def clean_html(element) -> str:
+    """nbconvert's `clean_html` filter, stricter: an allow-list of harmless tags and
+    attributes; links only to `#fragments` of the page, images only as PNG `data:` URLs."""
+    import bleach
+
+    def allowed(tag: str, name: str, value: str) -> bool:
+        if name == "href":
+            return tag == "a" and value.startswith("#")
+        if name == "src":
+            return tag == "img" and value.startswith("data:image/png;base64,")
+        return name in _SAFE_ATTRIBUTES
+
+    text = element.decode() if isinstance(element, bytes) else str(element)
+    cleaner = bleach.sanitizer.Cleaner(
+        tags=_SAFE_TAGS, attributes=allowed, protocols={"data"}, strip=True, strip_comments=True
+    )
+    return cleaner.clean(text)
+
+
 def render_notebook(nb) -> tuple[str | None, str | None]:
-    """The notebook as a sanitised HTML page, or (None, why it could not be rendered)."""
+    """The notebook as a sanitised HTML page (see the module docstring), or (None, why it
+    could not be rendered)."""
     try:
         from nbconvert import HTMLExporter
 
-        exporter = HTMLExporter(template_name="lab", sanitize_html=True)
-        page, _ = exporter.from_notebook_node(nb)
+        exporter = HTMLExporter(
+            template_name=NBCONVERT_TEMPLATE, extra_template_basedirs=[str(TEMPLATES)],
+            sanitize_html=True, filters={"clean_html": clean_html},
+        )  # fmt: skip
+        resources = {"content_security_policy": CONTENT_SECURITY_POLICY}
+        page, _ = exporter.from_notebook_node(safe_notebook(nb), resources=resources)
     except Exception as exc:  # noqa: BLE001 - a broken notebook still gets its grade page
         return None, str(exc)[:300]
+    if CONTENT_SECURITY_POLICY not in page.split("</head>", 1)[0]:
+        return None, f"the {NBCONVERT_TEMPLATE} template did not add the page's security policy"
     return with_alt_text(page), None
 
 
@@ -143,6 +242,7 @@ def write_feedback(outcome: Outcome, dest: Path) -> None:
             for label, points, earned, note in outcome.items
         ],
         "failures": outcome.failures,
+        "notes": outcome.notes,
         "composite": base64.b64encode(outcome.composite).decode() if outcome.composite else None,
     }
     template = _template()
@@ -152,7 +252,8 @@ def write_feedback(outcome: Outcome, dest: Path) -> None:
         page = page[: match.end()] + header + page[match.end() :]
     else:  # a page of its own; nbconvert's (sanitised) markup, if any, goes in as markup
         notebook_html = Markup(page) if page else None
-        page = template.render(**values, standalone=True, notebook_html=notebook_html, error=error)
+        page = template.render(**values, standalone=True, notebook_html=notebook_html, error=error,
+                               content_security_policy=CONTENT_SECURITY_POLICY)  # fmt: skip
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(page, encoding="utf-8", errors="backslashreplace")
 

@@ -21,25 +21,47 @@ of the model it saved (which reads the hidden data). Both run as
   else (inherited by the kernel): address space, processes, file size, no core files; the
   grader adds a wall-clock deadline and nbclient a per-cell timeout (the time left).
 
+Disk: the work and exchange folders are host folders, so the grader (when root) puts them on
+a size-capped tmpfs of their own per submission (`workarea.WorkArea`, `--disk GB`); without
+root they are not size-limited (only single files are, `Limits.file_mb`), and the grader says
+so. `/tmp` and `/dev/shm` inside are bwrap tmpfs capped at `Limits.tmp_mb` each.
+
+CPU: `sandboxed_python(cpus=...)` pins the sandbox to its job slot's cores (`job_cpus`: `--jobs`
+parallel jobs get disjoint cores where there are enough) with `sched_setaffinity`, which works
+for any user and any backend (cgroup CPU quotas would need a writable cgroup tree, which
+containers and ordinary users seldom have), and a seccomp filter (`--seccomp`) makes `sched_setaffinity`
+fail with EPERM inside, so student code cannot widen its share again (x86-64 and arm64 only;
+elsewhere `cpu_note` says the pinning is not locked). `job_cpus` divides the cores this
+process may use, so graders started side by side under `taskset` with disjoint cores stay
+apart; otherwise their jobs share cores. One job alone (`--jobs 1`) is not pinned.
+
 Process limits need an unprivileged user: Linux does not enforce RLIMIT_NPROC for root. When
 the grader runs as root, bwrap runs privileged (no user namespace; bwrap's own `--uid` needs
 one) and would keep every capability of root unless told otherwise: it is given
 `--cap-drop ALL` and then only CAP_SETUID/CAP_SETGID back, and the worker switches to a
-dedicated uid (one per parallel job, so a fork bomb cannot starve the other jobs) before it
-reads any student file, which clears those two as well. Both sandboxes (the notebook run and
-the model's evaluation) do this, so student code and the model loader run with no capability
-at all (`worker probe` reports the uid and the capability sets; the tests require 0). As an
-ordinary user, bwrap makes a user namespace, every capability is dropped in it too, and the
-limits count that namespace only.
+dedicated uid before it reads any student file, which clears those two as well. Every
+sandbox claims its uid for as long as it runs (`claim_uid`: a lock file per uid in a
+root-only folder), so no two sandboxes on the machine share one, whether they belong to one
+grader's `--jobs`, to shards run side by side, or to cluster workers: a fork bomb cannot
+starve another job's process limit. Both sandboxes (the notebook run and the model's
+evaluation) do this, so student code and the model loader run with no capability at all
+(`worker probe` reports the uid, the capability sets and the CPU pinning; the tests require
+0). As an ordinary user, bwrap makes a user namespace, every capability is dropped in it too,
+and the limits count that namespace only.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
+import errno
+import fcntl
 import json
 import os
+import platform
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -54,7 +76,9 @@ INSIDE_GRADER = INSIDE_TMP / "grader"
 INSIDE_CACHE = INSIDE_TMP / "cache"
 INSIDE_STANDIN = INSIDE_CACHE / "synthetic" / "mads"
 INSIDE_HIDDEN = INSIDE_TMP / "hidden"
-SANDBOX_UID_BASE = 61000  # uid of sandboxed code when the grader is root (+ the job slot)
+SANDBOX_UID_BASE = 61000  # first uid of sandboxed code when the grader is root
+SANDBOX_UIDS = 512  # uids SANDBOX_UID_BASE.. claimed one per running sandbox (below 65534)
+UID_LOCKS = "segcourse-grader-uids"  # folder of uid lock files, under /run (or the temp dir)
 WORKER = "segcourse.grader.worker"  # the module that runs inside, started with python -m
 STANDARD_PRIVATE = ("/tmp", "/var/tmp", "/root", "/home", "/mnt", "/media", "/srv", "/run/user")
 
@@ -73,6 +97,7 @@ class Limits:
     file_mb: int = 512  # largest file it may write (RLIMIT_FSIZE)
     tmp_mb: int = 2048  # size of the /tmp tmpfs inside the sandbox
     output_mb: float = 10.0  # cap on the stored outputs of an executed notebook
+    max_macs: float = 0.0  # multiply-adds per pixel the evaluated model may need (0: no bound)
 
 
 @dataclass
@@ -124,6 +149,100 @@ def _namespace_args(switch_uid: bool = True) -> list[str]:
     return ["--unshare-all", *caps]
 
 
+# ------------------------------------------------------------------------------ uids
+
+
+def uid_lock_folder() -> Path:
+    """The root-only folder of uid lock files: under /run where it can be written, else under
+    the temp folder; refused when someone else owns it or may write to it."""
+    base = Path("/run") if os.access("/run", os.W_OK) else Path(tempfile.gettempdir())
+    folder = base / UID_LOCKS
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = os.lstat(folder)
+    if (
+        not os.path.isdir(folder)
+        or os.path.islink(folder)
+        or info.st_uid != os.geteuid()
+        or (info.st_mode & 0o022)
+    ):
+        raise SandboxUnavailable(
+            f"{folder}: the sandbox uid locks must be a folder of this user that nobody else "
+            "may write to; remove it and grade again."
+        )
+    return folder
+
+
+@contextlib.contextmanager
+def claim_uid():
+    """A sandbox uid that no other sandbox on this machine holds while the block runs (an
+    exclusive lock on its file; a killed grader's locks go with its process)."""
+    folder = uid_lock_folder()
+    for uid in range(SANDBOX_UID_BASE, SANDBOX_UID_BASE + SANDBOX_UIDS):
+        handle = open(folder / f"{uid}.lock", "a")  # noqa: SIM115 - held while the block runs
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        try:
+            yield uid
+        finally:
+            handle.close()
+        return
+    raise SandboxUnavailable(f"{folder}: all {SANDBOX_UIDS} sandbox uids are in use; "
+                             "grade with fewer parallel jobs.")  # fmt: skip
+
+
+# ------------------------------------------------------------------------------ cpu
+
+# seccomp: (audit arch, number of sched_setaffinity) of the architectures the filter knows
+_SECCOMP_ARCHES = {"x86_64": (0xC000003E, 203), "aarch64": (0xC00000B7, 122)}
+
+
+def job_cpus(slot: int, jobs: int) -> list[int]:
+    """The cores of job slot `slot` of `jobs`: disjoint shares of this process's cores when
+    there are at least as many cores as jobs (left-over cores go to the first slots), else
+    one core, shared round-robin."""
+    cores = sorted(os.sched_getaffinity(0))
+    jobs = max(1, jobs)
+    if jobs > len(cores):
+        return [cores[slot % len(cores)]]
+    share, extra = divmod(len(cores), jobs)
+    start = slot * share + min(slot, extra)
+    return cores[start : start + share + (1 if slot < extra else 0)]
+
+
+def seccomp_program() -> bytes | None:
+    """A classic-BPF seccomp filter (what bwrap's `--seccomp` reads) that makes
+    sched_setaffinity fail with EPERM and allows every other system call; None on an
+    architecture it does not know. Calls of another ABI (32-bit, x32) fail with EPERM."""
+    known = _SECCOMP_ARCHES.get(platform.machine())
+    if known is None:
+        return None
+    arch, setaffinity = known
+    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, JGE|K, BPF_RET|K
+    allow, deny = 0x7FFF0000, 0x00050000 | errno.EPERM  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO
+    program = [
+        (ld, 0, 0, 4),  # seccomp_data.arch
+        (jeq, 0, 4, arch),  # another ABI: deny
+        (ld, 0, 0, 0),  # seccomp_data.nr
+        (jeq, 2, 0, setaffinity),
+        (jge, 1, 0, 0x40000000),  # x32 system calls
+        (ret, 0, 0, allow),
+        (ret, 0, 0, deny),
+    ]
+    return b"".join(struct.pack("=HBBI", *op) for op in program)
+
+
+def cpu_note(cpus: list[int] | None, sandbox: bool = True) -> str:
+    """What CPU share a job got, for the feedback page and summary.md."""
+    if not cpus:
+        return "CPU: not pinned"
+    locked = sandbox and seccomp_program() is not None
+    lock = "locked by seccomp" if locked else "not locked: student code may change it"
+    return f"CPU: pinned to cores {','.join(map(str, cpus))} (sched_setaffinity, {lock})"
+
+
 # ------------------------------------------------------------------------------ mounts
 
 
@@ -167,9 +286,13 @@ def bwrap_args(
     chdir: Path,
     limits: Limits,
     switch_uid: bool = True,
+    seccomp_fd: int | None = None,
 ) -> list[str]:
-    """The bwrap command line (without the command): see the module docstring."""
+    """The bwrap command line (without the command): see the module docstring. `seccomp_fd`:
+    a file descriptor to read a `seccomp_program` from (it must be passed to bwrap)."""
     args = ["bwrap", *_namespace_args(switch_uid), "--die-with-parent", "--new-session"]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
     args += ["--hostname", "sandbox", "--ro-bind", "/", "/"]
     size = str(limits.tmp_mb * 2**20)
     args += ["--perms", "1777", "--size", size, "--tmpfs", str(INSIDE_TMP)]
@@ -236,13 +359,22 @@ def base_env(home: Path) -> dict[str, str]:
 # ------------------------------------------------------------------------------ running
 
 
-def run_command(argv: list[str], *, timeout: float, cwd: Path | None = None, env=None) -> RunResult:
-    """Run `argv` in its own session; kill the whole group at the deadline; keep the output tail."""
+def run_command(argv: list[str], *, timeout: float, cwd: Path | None = None, env=None,
+                cpus: list[int] | None = None, pass_fds: tuple[int, ...] = ()) -> RunResult:  # fmt: skip
+    """Run `argv` in its own session; kill the whole group at the deadline; keep the output
+    tail. `cpus`: the cores it may use (set on this thread for the start: a child inherits it)."""
     start = time.monotonic()
-    proc = subprocess.Popen(
-        argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+    saved = os.sched_getaffinity(0)
+    if cpus:
+        os.sched_setaffinity(0, cpus)  # pid 0: the calling thread only
+    try:
+        proc = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, start_new_session=True, pass_fds=pass_fds,
+        )  # fmt: skip
+    finally:
+        if cpus:
+            os.sched_setaffinity(0, saved)
     tail: collections.deque[bytes] = collections.deque()
     size = [0]
 
@@ -287,37 +419,47 @@ def sandboxed_python(
     ro: dict[Path, Path],
     chdir: Path,
     env: dict[str, str] | None = None,
-    slot: int = 0,
+    cpus: list[int] | None = None,
     sandbox: bool = True,
     drop_privileges: bool = True,
     wall: float | None = None,
 ) -> RunResult:
     """Run `python -I -m segcourse.grader.worker MODULE_ARGS` in the sandbox (or, with
     `sandbox=False`, as a plain subprocess with the same limits and host paths). `wall` is the
-    hard deadline (default `limits.timeout`) after which the whole process group is killed."""
+    hard deadline (default `limits.timeout`) after which the whole process group is killed;
+    `cpus` the cores it runs on (`job_cpus`). As root it runs under a uid of its own
+    (`claim_uid`), held until it ends."""
     wall = wall or limits.timeout
-    uid = SANDBOX_UID_BASE + slot if (os.geteuid() == 0 and drop_privileges) else -1
     cmd = [sys.executable, "-I", "-m", WORKER, "--limits", json.dumps(asdict(limits))]
-    if uid > 0:
-        cmd += ["--uid", str(uid)]
-    if not sandbox:
+    if not sandbox:  # no uid switch without the sandbox
         mapping = {str(dest): str(src) for src, dest in {**ro, **rw}.items()}
-        host_cmd = cmd[:-2] if uid > 0 else cmd  # no uid switch without the sandbox
         host_env = {**os.environ, **(env or {})}
         return run_command(
-            [*host_cmd, *(_to_host(a, mapping) for a in module_args)],
-            timeout=wall, cwd=Path(_to_host(str(chdir), mapping)), env=host_env,
+            [*cmd, *(_to_host(a, mapping) for a in module_args)],
+            timeout=wall, cwd=Path(_to_host(str(chdir), mapping)), env=host_env, cpus=cpus,
         )  # fmt: skip
     problem = sandbox_problem()
     if problem:
         raise SandboxUnavailable(problem)
-    if uid > 0:
-        for src in rw:
-            _chown_tree(Path(src), uid)
-    full_env = {**base_env(INSIDE_WORK), **(env or {})}
-    args = bwrap_args(protected=protected, rw=rw, ro=ro, env=full_env, chdir=chdir, limits=limits,
-                      switch_uid=uid > 0)  # fmt: skip
-    return run_command([*args, *cmd, *module_args], timeout=wall)
+    with contextlib.ExitStack() as stack:
+        uid = -1
+        if os.geteuid() == 0 and drop_privileges:
+            uid = stack.enter_context(claim_uid())
+            cmd += ["--uid", str(uid)]
+            for src in rw:
+                _chown_tree(Path(src), uid)
+        fds: tuple[int, ...] = ()
+        program = seccomp_program()
+        if program is not None:
+            read_end, write_end = os.pipe()
+            stack.callback(os.close, read_end)
+            os.write(write_end, program)  # a few dozen bytes: the pipe holds them
+            os.close(write_end)
+            fds = (read_end,)
+        full_env = {**base_env(INSIDE_WORK), **(env or {})}
+        args = bwrap_args(protected=protected, rw=rw, ro=ro, env=full_env, chdir=chdir,
+                          limits=limits, switch_uid=uid > 0, seccomp_fd=fds[0] if fds else None)  # fmt: skip
+        return run_command([*args, *cmd, *module_args], timeout=wall, cpus=cpus, pass_fds=fds)
 
 
 def _to_host(arg: str, mapping: dict[str, str]) -> str:

@@ -1,8 +1,8 @@
 """Everything that runs inside the grader's sandbox: `python -I -m segcourse.grader.worker`.
 
 It limits itself, drops to the sandbox uid, then re-runs a student notebook with nbclient or
-scores a saved model on the hidden frames. It imports no other grader module: the sandbox
-starts it by name, so the two never import each other.
+scores a saved model on the hidden frames. Of the grader it imports only `cost` (the model's
+work, counted before it runs): the sandbox starts it by name, so the two never import each other.
 """
 
 from __future__ import annotations
@@ -121,12 +121,18 @@ def load_hidden(hidden, image_size):
                           progress=False)  # fmt: skip
 
 
-def evaluate_model(model_path, hidden, image_size, batch_size: int = 8, frames=None) -> dict:
-    """Load a saved model safely, check its shapes and score it on the hidden frames.
+def evaluate_model(model_path, hidden, image_size, batch_size: int = 8, frames=None,
+                   max_macs: float | None = None, claims=None) -> dict:  # fmt: skip
+    """Load a saved model safely, check its shapes and its work, and score it on the hidden
+    frames.
 
-    Returns a dict: status (ok, model_unsafe, model_invalid, wrong_shape, eval_error), reason,
-    iou, dice, frames, output ("logits" or "probabilities"). Runs in a separate process;
-    `frames` are the hidden frames when already loaded (`load_hidden`).
+    Returns a dict: status (ok, model_unsafe, model_invalid, wrong_shape, too_costly,
+    eval_error), reason, iou, dice, frames, output ("logits" or "probabilities"),
+    macs_per_pixel, baseline_iou (the best constant mask's IoU on the hidden frames) and, with
+    `claims` (the images and masks of the notebook's own test split, `load_claims`),
+    recomputed_iou and recomputed_frames. Runs in a separate process; `frames` are the hidden
+    frames when already loaded (`load_hidden`); a model above `max_macs` multiply-adds per
+    pixel is not run.
     """
     import keras
     import numpy as np
@@ -154,6 +160,9 @@ def evaluate_model(model_path, hidden, image_size, batch_size: int = 8, frames=N
     if len(shape) != 4 or shape[3] != 3 or shape[1] not in (None, h) or shape[2] not in (None, w):
         return {**result, "status": "wrong_shape",
                 "reason": f"the model takes inputs of shape {shape}; the lab needs (None, {h}, {w}, 3)."}  # fmt: skip
+    refused = _check_cost(model, (h, w), max_macs, result)
+    if refused:
+        return {**result, **refused}
     frames = frames if frames is not None else load_hidden(hidden, (h, w))
     images = frames.images.astype("float32")
     try:
@@ -174,8 +183,47 @@ def evaluate_model(model_path, hidden, image_size, batch_size: int = 8, frames=N
         dice=float(metrics.mean_dice(frames.masks, pred)),
         frames=len(images),
         output="probabilities" if probabilities else "logits",
+        baseline_iou=metrics.best_constant_iou(frames.masks),
     )
+    if claims is not None:  # the claimed test IoU, recomputed on the notebook's own test frames
+        try:
+            own = np.asarray(model.predict(claims[0].astype("float32"), batch_size=batch_size,
+                                           verbose=0))  # fmt: skip
+        except Exception as exc:  # noqa: BLE001
+            result["recompute_skipped"] = f"prediction failed: {type(exc).__name__}"
+            return result
+        own = own > 0.5 if probabilities else own > 0
+        result.update(recomputed_iou=float(metrics.mean_iou(claims[1], own)),
+                      recomputed_frames=len(claims[0]))  # fmt: skip
     return result
+
+
+def load_claims(path) -> tuple:
+    """The (images, masks) of the notebook's own test split, from the grader's .npz (read
+    before the uid switch, like the hidden frames; never a pickle)."""
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as found:
+        return found["images"], found["masks"]
+
+
+def _check_cost(model, image_size, max_macs, result: dict) -> dict | None:
+    """Count the model's multiply-adds per pixel into `result`; a status and reason when it
+    is over `max_macs` or cannot be counted under a bound (None when it may run)."""
+    from segcourse.grader import cost
+
+    try:
+        result["macs_per_pixel"] = macs = cost.macs_per_pixel(model, image_size)
+    except Exception as exc:  # noqa: BLE001 - any structure the count cannot walk
+        if max_macs is None:
+            return None
+        return {"status": "eval_error", "reason": "the grader could not count the model's "
+                f"work: {type(exc).__name__}: {str(exc)[:300]}"}  # fmt: skip
+    if max_macs is not None and macs > max_macs:
+        return {"status": "too_costly",
+                "reason": f"the model needs {macs:,.0f} multiply-adds per pixel (counted from "
+                          f"its layers before running it); the grader allows {max_macs:,.0f}"}  # fmt: skip
+    return None
 
 
 def _ends_in_sigmoid(model) -> bool:
@@ -189,8 +237,15 @@ def _ends_in_sigmoid(model) -> bool:
 
 
 def probe() -> dict:
-    """Who the sandboxed code is: uid, gid and the capability sets of /proc/self/status."""
+    """Who the sandboxed code is: uid, gid, the capability sets of /proc/self/status, its
+    cores, and whether it may change them (`affinity_locked`)."""
     found = {"uid": os.getuid(), "gid": os.getgid(), "euid": os.geteuid()}
+    found["cpus"] = sorted(os.sched_getaffinity(0))
+    try:
+        os.sched_setaffinity(0, found["cpus"])  # no change: only the permission is tested
+        found["affinity_locked"] = False
+    except PermissionError:
+        found["affinity_locked"] = True
     for line in Path("/proc/self/status").read_text().splitlines():
         key, _, value = line.partition(":")
         if key.startswith("Cap"):
@@ -218,12 +273,14 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("hidden", type=Path)
     ev.add_argument("result", type=Path)
     ev.add_argument("--size", type=int, nargs=2, required=True)
+    ev.add_argument("--claims", type=Path, help="the notebook's own test split (.npz)")
     sub.add_parser("probe").add_argument("result", type=Path)
     args = parser.parse_args(argv)
     limits = json.loads(args.limits)
-    frames = None
+    frames = claims = None
     if args.command == "evaluate":  # instructor data only: no student file is read yet
         frames = load_hidden(args.hidden, args.size)
+        claims = load_claims(args.claims) if args.claims else None
     if args.uid > 0:
         drop_to(args.uid)
     apply_limits(limits)
@@ -237,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
         run_notebook(args.src, args.dest, args.status, args.cwd,
                      timeout=limits["timeout"], output_mb=limits["output_mb"])  # fmt: skip
         return 0
-    result = evaluate_model(args.model, args.hidden, tuple(args.size), frames=frames)
+    result = evaluate_model(args.model, args.hidden, tuple(args.size), frames=frames,
+                            max_macs=limits.get("max_macs") or None, claims=claims)  # fmt: skip
     args.result.write_text(json.dumps(result))
     return 0
 

@@ -91,6 +91,25 @@ def sample_pose(rng: np.random.Generator, family: str) -> Pose:
     return Pose(lean, arms, legs, False, facing, fore)
 
 
+def interpolate_pose(a: Pose, b: Pose, w: float) -> Pose:
+    """The pose a share `w` (0..1) of the way from `a` to `b`: joint angles and foreshortening
+    blend linearly, the view (side or frontal, facing) is `a`'s. Video frames between key poses."""
+
+    def mix(x, y):
+        if isinstance(x, tuple):
+            return tuple(mix(p, q) for p, q in zip(x, y, strict=True))
+        return float(x + (y - x) * w)
+
+    return Pose(
+        mix(a.lean, b.lean),
+        mix(a.arms, b.arms),
+        mix(a.legs, b.legs),
+        a.side,
+        a.facing,
+        mix(a.foreshorten, b.foreshorten),
+    )
+
+
 def _direction(deg: float) -> np.ndarray:
     rad = math.radians(deg)
     return np.array([math.sin(rad), math.cos(rad)])

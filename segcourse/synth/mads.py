@@ -1,9 +1,17 @@
-"""The MADS stand-in: studio frames of a shaded, articulated performer (with person-like
-distractors kept out of the mask), written double-nested with `df.csv` as the Kaggle zip unpacks."""
+"""The MADS stand-in: studio video of shaded, articulated performers (with person-like
+distractors kept out of the mask), written double-nested with `df.csv` as the Kaggle zip unpacks.
+
+Like the real archive it is video: frames come in sequences (`{Action}_{Sequence}`, the real
+sequence names) seen by up to three cameras, and the frames of one sequence share performer,
+studio, lighting and placement, with a little motion between neighbouring frame numbers. So a
+split over frames leaks near-duplicates into the test part, and a split by sequence does not.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 import shutil
 from pathlib import Path
 
@@ -11,8 +19,17 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 from tqdm.auto import tqdm
 
-from ..data.layouts import MADS_FOLDER
-from .body import CLOTHES, Look, Pose, draw_person, sample_look, sample_pose, skeleton
+from ..data.layouts import MADS_FOLDER, parse_mads_name
+from .body import (
+    CLOTHES,
+    Look,
+    Pose,
+    draw_person,
+    interpolate_pose,
+    sample_look,
+    sample_pose,
+    skeleton,
+)
 from .noise import add_grain, claim, draw_curve, publish, seeded_rng, smooth_noise
 
 MADS_ACTIONS = ("HipHop", "Jazz", "Kata", "Taichi", "Sports")
@@ -24,6 +41,16 @@ POSE_FAMILY = {
     "Taichi": "taichi",
     "Sports": "sport",
 }
+# The 27 sequences of the real archive (shared/reference/datasets.md), as named in its files.
+MADS_SEQUENCES = {
+    "HipHop": tuple(f"HipHop{i}" for i in range(1, 7)),
+    "Jazz": tuple(f"Jazz{i}" for i in range(1, 7)),
+    "Kata": ("F2", "F3", "F4", "N2", "N3", "P3"),
+    "Taichi": tuple(f"S{i}" for i in range(1, 7)),
+    "Sports": ("Volleyball", "Badminton", "Tennis"),
+}
+FRAMES_PER_SEQUENCE = 10  # the stand-in's mean, so its 240 frames make 24 sequences (real: 27)
+KEY_POSE_EVERY = 150  # frame numbers between two key poses of a sequence's motion
 
 
 @functools.lru_cache(maxsize=64)
@@ -129,107 +156,188 @@ def _place(rng, pose, height, floor_y, w, h, x_range):
     return joints, np.array([x, foot_y - lowest])
 
 
-def render_mads_frame(seed: int, index: int, action: str, sequence: int, camera: int):
-    """One studio frame: (RGB uint8 image, bool performer mask, bool distractor mask)."""
-    w, h = MADS_SIZE
-    rng = seeded_rng(seed, 6, index)
-    look = sample_look(seeded_rng(seed, 7, MADS_ACTIONS.index(action), sequence), action)
-    bg, floor_y = studio_background(
-        seed, MADS_ACTIONS.index(action) * 100 + sequence * 10 + camera, w, h
+def sequence_number(action: str, sequence) -> int:
+    """The 1-based place of `sequence` (a name such as 'S1', or its number) in `action`'s list."""
+    if action not in MADS_SEQUENCES:
+        raise ValueError(f"MADS action must be one of {', '.join(MADS_ACTIONS)}, not {action!r}")
+    names = MADS_SEQUENCES[action]
+    if isinstance(sequence, str):
+        if sequence not in names:
+            raise ValueError(
+                f"{action} has the sequences {', '.join(names)}; {sequence!r} is not one of them"
+            )
+        return names.index(sequence) + 1
+    if not 1 <= int(sequence) <= len(names):
+        raise ValueError(f"{action} has sequences 1-{len(names)}, not {sequence!r}")
+    return int(sequence)
+
+
+@functools.lru_cache(maxsize=256)
+def _key_pose(seed: int, action: str, number: int, k: int) -> Pose:
+    """Key pose k of a sequence's motion; every key pose keeps the first one's view."""
+    family = POSE_FAMILY[action]
+    a = MADS_ACTIONS.index(action)
+    first = sample_pose(seeded_rng(seed, 9, a, number, 0), family)
+    if k == 0:
+        return first
+    rng = seeded_rng(seed, 9, a, number, k)
+    for _ in range(8):
+        pose = sample_pose(rng, family)
+        if (pose.side, pose.facing) == (first.side, first.facing):
+            return pose
+    return dataclasses.replace(pose, side=first.side, facing=first.facing)
+
+
+def sequence_pose(seed: int, action: str, sequence, frame: int) -> Pose:
+    """The performer's pose at frame number `frame`: eased from one key pose to the next."""
+    number = sequence_number(action, sequence)
+    t = frame / KEY_POSE_EVERY
+    k = math.floor(t)
+    w = t - k
+    return interpolate_pose(
+        _key_pose(seed, action, number, k),
+        _key_pose(seed, action, number, k + 1),
+        w * w * (3 - 2 * w),
     )
+
+
+def render_mads_frame(seed: int, index: int, action: str, sequence, camera: int):
+    """Frame number `index` of a sequence (name or number) seen by `camera`: (RGB uint8 image,
+    bool performer mask, bool distractor mask). One sequence keeps its performer and motion,
+    one sequence and camera its studio, light, distractor and path across the floor."""
+    w, h = MADS_SIZE
+    number = sequence_number(action, sequence)
+    a = MADS_ACTIONS.index(action)
+    scene = seeded_rng(seed, 6, a, number, camera)  # fixed over a sequence-camera's frames
+    frame_rng = seeded_rng(seed, 8, a, number, camera, index)  # this frame's sensor noise
+    look = sample_look(seeded_rng(seed, 7, a, number), action)
+    bg, floor_y = studio_background(seed, a * 100 + number * 10 + camera, w, h)
     img = Image.fromarray(bg.copy())
-    light = np.array([rng.uniform(-1, 1), -1.0])
+    light = np.array([scene.uniform(-1, 1), -1.0])
     distractor = np.zeros((h, w), bool)
-    height = rng.uniform(0.55, 0.88) * h
-    left = rng.random() < 0.5
+    height = scene.uniform(0.55, 0.88) * h
+    left = scene.random() < 0.5
     person_range = (0.3 * w, 0.98 * w) if left else (0.02 * w, 0.7 * w)
-    if rng.random() < 0.35:  # a person-like distractor that must stay out of the mask
+    if scene.random() < 0.35:  # a person-like distractor that must stay out of the mask
         dmask = Image.new("L", (w, h), 0)
         other = (0.02 * w, 0.35 * w) if left else (0.65 * w, 0.98 * w)
         person_range = (0.38 * w, 0.98 * w) if left else (0.02 * w, 0.62 * w)
-        tone = np.array(
-            rng.choice([[215, 195, 170], [235, 235, 235], [60, 60, 62], [160, 150, 140]]),
-            np.float32,
-        )
-        flat = Look(
-            tone, tone * 0.95, tone, tone * 0.9, tone * 0.8, True, True, 1.0, None, levels=1
-        )
-        if rng.random() < 0.5:  # mannequin standing on the floor
-            stand = Pose(
-                0,
-                (
-                    (-rng.uniform(5, 25), -rng.uniform(0, 20)),
-                    (rng.uniform(5, 25), rng.uniform(0, 20)),
-                ),
-                ((-rng.uniform(2, 8), 0), (rng.uniform(2, 8), 0)),
-                False,
-                1,
-                (1, 1, 1, 1),
-            )
-            flat.levels = 2
-            joints, off = _place(rng, stand, height * rng.uniform(0.85, 1.05), floor_y, w, h, other)
-            draw_person(img, dmask, joints, height, flat, light, stand, off)
-        else:  # poster of a dancer on the wall
-            ph = rng.uniform(0.28, 0.42) * h
-            pw = ph * 0.7
-            x0 = rng.uniform(*other) - pw / 2
-            y0 = max(4.0, floor_y - ph - rng.uniform(10, 0.3 * h))
-            paper = tuple(
-                int(v)
-                for v in rng.choice([[240, 238, 230], [230, 200, 60], [200, 60, 60], [60, 90, 160]])
-            )
-            ImageDraw.Draw(img).rectangle(
-                (x0, y0, x0 + pw, y0 + ph), fill=paper, outline=(40, 40, 40)
-            )
-            pose = sample_pose(rng, "dance")
-            figure = ph * 0.78
-            joints = skeleton(pose, figure)
-            pts = np.array(list(joints.values()))
-            centre = (pts.min(0) + pts.max(0)) / 2
-            scale = min(1.0, 0.85 * min(pw, ph) / max(1.0, float((pts.max(0) - pts.min(0)).max())))
-            joints = {k: (v - centre) * scale for k, v in joints.items()}
-            dark = np.array(paper, np.float32) * 0.25
-            silhouette = Look(dark, dark, dark, dark, dark, True, True, 1.0, None, levels=1)
-            draw_person(
-                img,
-                dmask,
-                joints,
-                figure * scale,
-                silhouette,
-                light,
-                pose,
-                np.array([x0 + pw / 2, y0 + ph / 2]),
-            )
+        _draw_distractor(scene, img, dmask, height, floor_y, other, light)
         distractor = np.asarray(dmask) > 0
-    pose = sample_pose(rng, POSE_FAMILY[action])
-    joints, off = _place(rng, pose, height, floor_y, w, h, person_range)
+    pose = sequence_pose(seed, action, number, index)
+    joints = skeleton(pose, height)
+    off = _track(scene, joints, floor_y, person_range, index)
     mask_img = Image.new("L", (w, h), 0)
     draw_person(img, mask_img, joints, height, look, light, pose, off)
     mask = np.asarray(mask_img) > 0
     distractor &= ~mask
     img = img.filter(
         ImageFilter.SMOOTH
-        if rng.random() < 0.5
+        if scene.random() < 0.5
         else ImageFilter.Kernel((3, 3), [1, 2, 1, 2, 4, 2, 1, 2, 1])
     )
-    gain = rng.uniform(0.93, 1.07)
+    gain = scene.uniform(0.93, 1.07) * (1 + frame_rng.normal(0, 0.004))  # a faint flicker
     arr = np.asarray(img.point(lambda v: min(255, round(v * gain))))
-    return add_grain(rng, arr), mask, distractor
+    return add_grain(frame_rng, arr), mask, distractor
 
 
-def mads_names(n: int, seed: int = 0) -> list[tuple[str, str, int, int]]:
-    """(file name, action, sequence, camera) for n frames spread over actions, sequences and cameras."""
+def _track(scene, joints: dict, floor_y: int, x_range, frame: int) -> np.ndarray:
+    """Where the pelvis is at this frame: a slow drift across the floor, feet inside x_range."""
+    w, h = MADS_SIZE
+    pts = np.array(list(joints.values()))
+    lowest = max(joints["lan"][1], joints["ran"][1], joints["ltoe"][1], joints["rtoe"][1])
+    base_x, base_y = scene.uniform(*x_range), scene.uniform(floor_y + 0.05 * (h - floor_y), h - 6)
+    swing, depth = scene.uniform(0.03, 0.15) * w, scene.uniform(0, 0.04) * (h - floor_y)
+    period, phase = KEY_POSE_EVERY * scene.uniform(2, 5), scene.uniform(0, 2 * np.pi)
+    angle = 2 * np.pi * frame / period + phase
+    lo, hi = x_range[0] - pts[:, 0].min(), x_range[1] - pts[:, 0].max()
+    x = float(np.clip(base_x + swing * np.sin(angle), min(lo, hi), max(lo, hi)))
+    foot_y = min(h - 6.0, base_y + depth * np.cos(angle))
+    return np.array([x, foot_y - lowest])
+
+
+def _draw_distractor(rng, img, dmask, height, floor_y, x_range, light) -> None:
+    """A mannequin on the floor or a dancer's poster on the wall, inside x_range, into dmask."""
+    w, h = MADS_SIZE
+    tone = np.array(
+        rng.choice([[215, 195, 170], [235, 235, 235], [60, 60, 62], [160, 150, 140]]),
+        np.float32,
+    )
+    flat = Look(tone, tone * 0.95, tone, tone * 0.9, tone * 0.8, True, True, 1.0, None, levels=1)
+    if rng.random() < 0.5:  # mannequin standing on the floor
+        stand = Pose(
+            0,
+            (
+                (-rng.uniform(5, 25), -rng.uniform(0, 20)),
+                (rng.uniform(5, 25), rng.uniform(0, 20)),
+            ),
+            ((-rng.uniform(2, 8), 0), (rng.uniform(2, 8), 0)),
+            False,
+            1,
+            (1, 1, 1, 1),
+        )
+        flat.levels = 2
+        joints, off = _place(rng, stand, height * rng.uniform(0.85, 1.05), floor_y, w, h, x_range)
+        draw_person(img, dmask, joints, height, flat, light, stand, off)
+        return
+    ph = rng.uniform(0.28, 0.42) * h  # poster of a dancer on the wall
+    pw = ph * 0.7
+    x0 = rng.uniform(*x_range) - pw / 2
+    y0 = max(4.0, floor_y - ph - rng.uniform(10, 0.3 * h))
+    paper = tuple(
+        int(v) for v in rng.choice([[240, 238, 230], [230, 200, 60], [200, 60, 60], [60, 90, 160]])
+    )
+    ImageDraw.Draw(img).rectangle((x0, y0, x0 + pw, y0 + ph), fill=paper, outline=(40, 40, 40))
+    pose = sample_pose(rng, "dance")
+    figure = ph * 0.78
+    joints = skeleton(pose, figure)
+    pts = np.array(list(joints.values()))
+    centre = (pts.min(0) + pts.max(0)) / 2
+    scale = min(1.0, 0.85 * min(pw, ph) / max(1.0, float((pts.max(0) - pts.min(0)).max())))
+    joints = {k: (v - centre) * scale for k, v in joints.items()}
+    dark = np.array(paper, np.float32) * 0.25
+    silhouette = Look(dark, dark, dark, dark, dark, True, True, 1.0, None, levels=1)
+    centre_xy = np.array([x0 + pw / 2, y0 + ph / 2])
+    draw_person(img, dmask, joints, figure * scale, silhouette, light, pose, centre_xy)
+
+
+def mads_names(n: int, seed: int = 0) -> list[tuple[str, str, str, int]]:
+    """(file name, action, sequence, camera) of n frames in whole sequences, sorted by name.
+
+    About FRAMES_PER_SEQUENCE frames per sequence (at least one sequence per action once
+    n >= 5, at most the real 27), each seen by one to three cameras; the frames of a
+    sequence and camera have consecutive frame numbers, as a video sampled at a fixed step.
+    """
     rng = seeded_rng(seed, 4)
-    groups = [(a, s, c) for c in range(3) for s in (1, 2) for a in MADS_ACTIONS]
-    starts = {g: 10 * int(rng.integers(1, 60)) for g in groups}
-    steps = {g: 10 * int(rng.integers(2, 8)) for g in groups}
+    total = sum(len(v) for v in MADS_SEQUENCES.values())
+    count = min(total, max(min(n, len(MADS_ACTIONS)), round(n / FRAMES_PER_SEQUENCE)))
+    left = {a: [str(s) for s in rng.permutation(MADS_SEQUENCES[a])] for a in MADS_ACTIONS}
+    order = []
+    while len(order) < count:  # round-robin over the actions
+        for a in MADS_ACTIONS:
+            if left[a] and len(order) < count:
+                order.append((a, left[a].pop(0)))
     out = []
-    for i in range(n):
-        g = groups[i % len(groups)]
-        frame = starts[g] + steps[g] * (i // len(groups))
-        a, s, c = g
-        out.append((f"{a}_{a}{s}_C{c}_{frame:05d}.png", a, s, c))
+    for (action, sequence), size in zip(
+        order, _share(n, rng.uniform(0.6, 1.4, count)), strict=True
+    ):
+        cams = min(size, int(rng.choice([1, 2, 3, 3, 3])))  # real: 76 pairs of 27 sequences
+        cameras = sorted(int(c) for c in rng.choice(3, cams, replace=False))
+        start, step = 10 * int(rng.integers(1, 60)), 10 * int(rng.integers(1, 4))
+        for j in range(size):
+            camera, frame = cameras[j % cams], start + step * (j // cams)
+            out.append((f"{action}_{sequence}_C{camera}_{frame:05d}.png", action, sequence, camera))
     return sorted(out)
+
+
+def _share(n: int, weights: np.ndarray) -> list[int]:
+    """n split into len(weights) positive integers in proportion to the weights."""
+    extra = n - len(weights)
+    exact = extra * weights / weights.sum()
+    sizes = np.floor(exact).astype(int)
+    for i in np.argsort(sizes - exact)[: extra - int(sizes.sum())]:  # largest remainders
+        sizes[i] += 1
+    return [int(v) + 1 for v in sizes]
 
 
 def synth_mads(
@@ -248,7 +356,9 @@ def synth_mads(
         for i, (name, action, seq, cam) in enumerate(
             tqdm(mads_names(n, seed), desc="synth MADS", unit="frame", disable=not progress)
         ):
-            img, mask, _ = render_mads_frame(seed, i, action, seq, cam)
+            img, mask, _ = render_mads_frame(
+                seed, parse_mads_name(name[:-4]).frame, action, seq, cam
+            )
             stem = name[:-4]
             Image.fromarray(img).save(inner / "images" / name, compress_level=1)
             grey = mask.astype(np.uint8) * 255
