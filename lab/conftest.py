@@ -3,8 +3,8 @@ the smoke profile.
 
 The reference solution (lab/solution/) runs in the suite's own profile, so its self-checks and
 its last cell show that the model learns. The Norwegian solution (lab/nb/solution/) is
-generated from it with the same code (tests/test_translations.py checks it), so, as for the
-Norwegian lesson notebooks (notebooks/conftest.py), it runs in the smoke profile: that checks
+generated from it with the same code (tests/test_translations.py checks it), so, like the
+Norwegian lesson starters (notebooks/conftest.py), it runs in the smoke profile: that checks
 every translated message and figure title, and the self-checks show the scores of its one epoch
 without judging them. The Norwegian starter (lab/nb/body_segmentation.ipynb), whose code is the
 English starter's, is not run. The kernel inherits the environment when nbval starts it, so the

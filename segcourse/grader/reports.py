@@ -213,7 +213,10 @@ def render_notebook(nb) -> tuple[str | None, str | None]:
             template_name=NBCONVERT_TEMPLATE, extra_template_basedirs=[str(TEMPLATES)],
             sanitize_html=True, filters={"clean_html": clean_html},
         )  # fmt: skip
-        resources = {"content_security_policy": CONTENT_SECURITY_POLICY}
+        resources = {
+            "content_security_policy": CONTENT_SECURITY_POLICY,
+            "metadata": {"name": "Lab feedback"},  # the page title, unless the notebook sets one
+        }
         page, _ = exporter.from_notebook_node(safe_notebook(nb), resources=resources)
     except Exception as exc:  # noqa: BLE001 - a broken notebook still gets its grade page
         return None, str(exc)[:300]
