@@ -131,6 +131,7 @@ def run_notebooks(
             f"segcourse run: no notebook matches {only} in {', '.join(languages)}", file=sys.stderr
         )
         return 2
+    env[LANG_ENV] = languages[0]  # "all" is a choice of notebooks, not a message language
     prepare = [sys.executable, "-m", "segcourse", "prepare"]
     if _step(prepare + (["--profile", profile] if profile else []), root, env):
         return 1

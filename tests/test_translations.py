@@ -381,3 +381,23 @@ def test_run_lang_picks_the_norwegian_notebooks_or_both(monkeypatch, tmp_path):
         (["unet"], ("en", "nb")),
         ([], ("nb",)),
     ]
+
+
+def test_segcourse_lang_all_runs_every_step_in_a_real_language(monkeypatch, tmp_path):
+    """SEGCOURSE_LANG=all picks notebooks; the steps it runs (the data preparation first) must
+    each get "en" or "nb", which is all the message catalogue understands."""
+    from segcourse import course
+
+    monkeypatch.setenv(i18n.LANG_ENV, "all")
+    steps = []
+
+    def step(argv, root, env=None):
+        steps.append((argv, env[i18n.LANG_ENV]))
+        return 0
+
+    monkeypatch.setattr(course, "_step", step)
+    assert course.main(["run", "01_ph2", "--build", str(tmp_path)]) == 0
+    assert steps[0][0][-1] == "prepare" and steps[0][1] == "en"
+    ran = [(Path(argv[-2]).parent.parent.name, lang) for argv, lang in steps if "papermill" in argv]
+    assert ran == [("notebooks", "en"), ("nb", "nb")]
+    assert {lang for _, lang in steps} <= set(i18n.LANGUAGES)
