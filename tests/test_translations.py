@@ -401,3 +401,25 @@ def test_segcourse_lang_all_runs_every_step_in_a_real_language(monkeypatch, tmp_
     ran = [(Path(argv[-2]).parent.parent.name, lang) for argv, lang in steps if "papermill" in argv]
     assert ran == [("notebooks", "en"), ("nb", "nb")]
     assert {lang for _, lang in steps} <= set(i18n.LANGUAGES)
+
+
+def test_the_plots_label_their_own_axes_in_the_language_in_use():
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from segcourse.plots import charts, labels
+
+    def drawn():
+        fig = labels.plot_confusion(np.eye(2) * 5, ["a", "b"], "t")
+        axes = fig.axes[0]
+        hist = charts.plot_histogram(np.linspace(0, 1, 10))
+        words = (axes.get_xlabel(), axes.get_ylabel(), hist.axes[0].get_ylabel())
+        plt.close("all")
+        return words
+
+    try:
+        assert drawn() == ("predicted class", "true class (pixels)", "number of cases")
+        i18n.set_language("nb")
+        assert drawn() == ("predikert klasse", "sann klasse (piksler)", "antall tilfeller")
+    finally:
+        i18n.set_language(None)

@@ -10,7 +10,12 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from segcourse.i18n import N_, gettext, tr
 from segcourse.plots.alt_text import with_alt_text
+
+# default labels, shown in the language in use (gettext at drawing time)
+DIAGNOSIS, VALUE = N_("diagnosis"), N_("value")
+HISTOGRAM, CASES = N_("Histogram"), N_("number of cases")
 
 
 def _history_dict(history) -> dict[str, list[float]]:
@@ -41,7 +46,10 @@ def plot_history(
     )
     for ax, name in zip(axes[0], metrics, strict=True):
         lower_is_better = "loss" in name
-        for key, label, style in ((name, "train", "-"), (f"val_{name}", "validation", "--")):
+        for key, label, style in (
+            (name, tr("train"), "-"),
+            (f"val_{name}", tr("validation"), "--"),
+        ):
             if key not in data:
                 continue
             values = np.asarray(data[key])
@@ -57,10 +65,14 @@ def plot_history(
                     "*",
                     ms=12,
                     color="k",
-                    label=f"best validation: {values[best]:.3f} (epoch {best + 1})",
+                    label=tr(
+                        "best validation: {value:.3f} (epoch {epoch})",
+                        value=values[best],
+                        epoch=best + 1,
+                    ),
                 )
         ax.set_title(name)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel(tr("epoch"))
         ax.set_ylabel(name)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
@@ -69,15 +81,13 @@ def plot_history(
     return with_alt_text(fig)
 
 
-def plot_score_distribution(
-    scores, groups=None, metric="Dice", group_label="diagnosis", title=None
-):
+def plot_score_distribution(scores, groups=None, metric="Dice", group_label=DIAGNOSIS, title=None):
     """Per-image scores as a box plot with every point and the mean per group (e.g. diagnosis)."""
     scores = np.asarray(scores, dtype=np.float64).ravel()
     if scores.size == 0:
         raise ValueError("scores is empty")
     if groups is None:
-        groups = ["all images"] * len(scores)
+        groups = [tr("all images")] * len(scores)
         group_label = ""
     groups = ["unknown" if g is None else str(g) for g in groups]
     if len(groups) != len(scores):
@@ -96,7 +106,7 @@ def plot_score_distribution(
         )
         ax.plot(pos, v.mean(), "D", color="#D55E00", ms=8, zorder=4)
         ax.annotate(
-            f"mean\n{v.mean():.3f}",
+            tr("mean\n{value:.3f}", value=v.mean()),
             (pos + 0.28, v.mean()),
             va="center",
             fontsize=8,
@@ -104,7 +114,7 @@ def plot_score_distribution(
         )
     ax.set_xticks(positions, [f"{g}\n(n={len(v)})" for g, v in zip(names, values, strict=True)])
     ax.set_xlim(0.4, len(names) + 0.9)
-    ax.set_xlabel(group_label or "images")
+    ax.set_xlabel(gettext(group_label) if group_label else tr("images"))
     ax.set_ylabel(metric)
     if scores.min() >= 0 and scores.max() <= 1:
         ax.set_ylim(min(0.0, scores.min()) - 0.02, 1.02)
@@ -136,9 +146,9 @@ def compare_histories(
     for ax, metric in zip(axes[0], metrics, strict=True):
         for name, data in runs.items():
             ax.plot(np.arange(1, len(data[metric]) + 1), data[metric], label=name)
-        label = metric.replace("val_", "validation ")
-        ax.set_title(f"{label} by run")
-        ax.set_xlabel("epoch")
+        label = metric.replace("val_", tr("validation") + " ")
+        ax.set_title(tr("{label} by run", label=label))
+        ax.set_xlabel(tr("epoch"))
         ax.set_ylabel(label)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
@@ -153,9 +163,9 @@ def plot_threshold_scan(thresholds, scores, chosen: float, metric="Dice", title=
     ax.plot(thresholds, scores, marker="o", ms=3, label=f"validation {metric}")
     ax.axvline(0.5, color="0.5", ls=":", label="0.5")
     ax.axvline(chosen, color="k", ls="--", label=f"chosen: {chosen:.2f}")
-    ax.set_xlabel("probability threshold")
-    ax.set_ylabel(f"mean {metric} (validation)")
-    ax.set_title(title or f"Threshold scan on validation data ({metric})")
+    ax.set_xlabel(tr("probability threshold"))
+    ax.set_ylabel(tr("mean {metric} (validation)", metric=metric))
+    ax.set_title(title or tr("Threshold scan on validation data ({metric})", metric=metric))
     ax.grid(alpha=0.3)
     ax.legend()
     return with_alt_text(fig)
@@ -165,11 +175,11 @@ def plot_histogram(
     values,
     groups=None,
     bins=20,
-    xlabel="value",
-    title="Histogram",
+    xlabel=VALUE,
+    title=HISTOGRAM,
     mark=None,
     mark_label=None,
-    ylabel="number of cases",
+    ylabel=CASES,
 ):
     """A histogram of per-case values, stacked by group when `groups` is given.
 
@@ -185,9 +195,9 @@ def plot_histogram(
         ax.hist([values[groups == g] for g in names], bins=bins, label=names, stacked=True)
     if mark is not None:
         ax.axvline(mark, color="k", ls="--", label=mark_label or f"{mark:g}")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set_xlabel(gettext(xlabel))
+    ax.set_ylabel(gettext(ylabel))
+    ax.set_title(gettext(title))
     if groups is not None or mark is not None:
         ax.legend()
     return with_alt_text(fig)
@@ -202,9 +212,9 @@ def plot_paired_scores(a, b, names: Sequence[str], metric="Dice", title=None):
         )
     fig, ax = plt.subplots(figsize=(4.8, 4.6), layout="constrained")
     ax.scatter(a, b, s=18, alpha=0.7)
-    ax.plot([0, 1], [0, 1], "k--", lw=1, label="equal")
-    ax.set_xlabel(f"{names[0]} test {metric}")
-    ax.set_ylabel(f"{names[1]} test {metric}")
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label=tr("equal"))
+    ax.set_xlabel(tr("{name} test {metric}", name=names[0], metric=metric))
+    ax.set_ylabel(tr("{name} test {metric}", name=names[1], metric=metric))
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.02, 1.02)
     ax.legend(loc="lower right")

@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.colors import to_rgb
 from matplotlib.patches import Patch
 
+from segcourse.i18n import tr
 from segcourse.plots.alt_text import with_alt_text
 from segcourse.plots.masks import _image_rgb, _panel
 
@@ -86,9 +87,11 @@ def show_scenes(images, labels, class_names: Sequence[str], colors: Sequence[str
     n = len(images)
     fig, axes = plt.subplots(2, n, figsize=(2.3 * n, 5.0), squeeze=False, layout="constrained")
     for i in range(n):
-        _panel(axes[0, i], _image_rgb(images[i]), f"image {i}", "image" if i == 0 else None)
+        _panel(
+            axes[0, i], _image_rgb(images[i]), tr("image {i}", i=i), tr("image") if i == 0 else None
+        )
         present = ", ".join(class_names[c] for c in np.unique(labels[i]) if c > 0) or "none"
-        _panel(axes[1, i], label_rgb(labels[i], colors), present, "labels" if i == 0 else None)
+        _panel(axes[1, i], label_rgb(labels[i], colors), present, tr("labels") if i == 0 else None)
     fig.suptitle(title)
     _legend(fig, class_names, colors)
     return with_alt_text(fig)
@@ -125,7 +128,7 @@ def show_class_predictions(
     for i in range(n):
         name = titles[i] if titles is not None else f"image {i}"
         _panel(axes[i, 0], _image_rgb(images[i]), name)
-        _panel(axes[i, 1], label_rgb(y_true[i], colors), "truth")
+        _panel(axes[i, 1], label_rgb(y_true[i], colors), tr("truth"))
         for j, (model, p) in enumerate(preds.items()):
             score = f"\nmean IoU {scores[model][i]:.2f}" if scores is not None else ""
             _panel(axes[i, 2 + j], label_rgb(p[i], colors), f"{model}{score}")
@@ -154,10 +157,10 @@ def plot_confusion(confusion, class_names: Sequence[str], title: str):
         range(n),
         [f"{name} ({int(t)} px)" for name, t in zip(class_names, totals[:, 0], strict=True)],
     )
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class (pixels)")
+    ax.set_xlabel(tr("predicted class"))
+    ax.set_ylabel(tr("true class (pixels)"))
     ax.set_title(title)
-    fig.colorbar(image, ax=ax, label="share of the true class's pixels")
+    fig.colorbar(image, ax=ax, label=tr("share of the true class's pixels"))
     return with_alt_text(fig)
 
 

@@ -12,6 +12,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from scipy import ndimage
 
+from segcourse.i18n import tr
 from segcourse.plots.alt_text import with_alt_text
 
 # Okabe-Ito colours (RGB 0-255): error-map classes and contour colours.
@@ -125,8 +126,8 @@ def _error_legend():
 def _contour_legend():
     """Legend handles for truth and prediction outlines."""
     return [
-        Line2D([], [], color=TRUTH_COLOR, lw=3, label="truth outline"),
-        Line2D([], [], color=PREDICTION_COLOR, lw=3, label="prediction outline"),
+        Line2D([], [], color=TRUTH_COLOR, lw=3, label=tr("truth outline")),
+        Line2D([], [], color=PREDICTION_COLOR, lw=3, label=tr("prediction outline")),
     ]
 
 
@@ -208,13 +209,18 @@ def show_samples(
     fig, axes = plt.subplots(3, n, figsize=(2.4 * n, 7.2), squeeze=False, layout="constrained")
     for i in range(n):
         mask = _mask2d(masks[i], f"masks[{i}]")
-        _panel(axes[0, i], _image_rgb(images[i]), names[i], "image" if i == 0 else None)
-        _panel(axes[1, i], mask, f"mask ({mask.mean():.0%} foreground)", "mask" if i == 0 else None)
+        _panel(axes[0, i], _image_rgb(images[i]), names[i], tr("image") if i == 0 else None)
+        _panel(
+            axes[1, i],
+            mask,
+            tr("mask ({share:.0%} foreground)", share=mask.mean()),
+            tr("mask") if i == 0 else None,
+        )
         _panel(
             axes[2, i],
             overlay(images[i], mask, color=color),
             "outline",
-            "overlay" if i == 0 else None,
+            tr("overlay") if i == 0 else None,
         )
     fig.suptitle(title)
     return with_alt_text(fig)
@@ -251,7 +257,7 @@ def show_predictions(
         both = overlay(overlay(images[i], t, TRUTH_COLOR, fill=0), p, PREDICTION_COLOR, fill=0)
         score = f" (Dice {dice[i]:.3f})" if scores else ""
         _panel(axes[i, 0], _image_rgb(images[i]), names[i])
-        _panel(axes[i, 1], t, "truth")
+        _panel(axes[i, 1], t, tr("truth"))
         _panel(axes[i, 2], p, f"prediction{score}")
         _panel(axes[i, 3], both, "truth and prediction outlines")
         _panel(axes[i, 4], error_map(t, p), f"errors{score}")
@@ -300,7 +306,7 @@ def compare_predictions(
         _panel(
             axes[i, 0], overlay(images[i], t, TRUTH_COLOR, fill=0), f"{names[i]} + truth outline"
         )
-        _panel(axes[i, 1], t, "truth")
+        _panel(axes[i, 1], t, tr("truth"))
         for j, (model, p) in enumerate(preds.items()):
             score = f"\nDice {dice[model][i]:.3f}" if scores else ""
             _panel(

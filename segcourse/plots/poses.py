@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
 
+from segcourse.i18n import tr
 from segcourse.plots.alt_text import with_alt_text
 from segcourse.plots.masks import PREDICTION_COLOR, TRUTH_COLOR, _image_rgb, _panel
 
@@ -48,7 +49,7 @@ def show_heatmaps(image, heatmaps, names: Sequence[str], title: str, joints=None
     )
     picture = _image_rgb(image)
     top = float(maps.max()) if float(maps.max()) > 0 else 1.0
-    _panel(axes[0, 0], picture, "frame")
+    _panel(axes[0, 0], picture, tr("frame"))
     if joints is not None:
         pts = np.asarray(joints)
         axes[0, 0].scatter(pts[:, 0], pts[:, 1], s=6, color=TRUTH_COLOR)
@@ -100,8 +101,8 @@ def show_poses(
     fig.suptitle(title)
     fig.legend(
         handles=[
-            Line2D([], [], color=TRUTH_COLOR, marker="o", label="truth"),
-            Line2D([], [], color=PREDICTION_COLOR, marker="s", label="prediction"),
+            Line2D([], [], color=TRUTH_COLOR, marker="o", label=tr("truth")),
+            Line2D([], [], color=PREDICTION_COLOR, marker="s", label=tr("prediction")),
         ],
         loc="outside lower center",
         ncol=2,
