@@ -102,19 +102,22 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--disk and --max-macs must be 0 (no limit) or positive")
         if args.cluster:
             return _grade_on_cluster(parser, args)
-        rows = grade(
-            args.submissions, args.hidden, args.out, execute=args.execute, timeout=args.timeout,
-            memory_gb=args.memory, jobs=args.jobs,
-            shard=parse_shard(args.shard) if args.shard else None, profile=args.profile,
-            sandbox=args.sandbox, rubric=args.rubric, progress=not args.quiet,
-            disk_gb=args.disk, eval_timeout=args.eval_timeout, max_macs=args.max_macs or None,
-            train_data=args.train_data,
-        )  # fmt: skip
+        rows = grade(args.submissions, args.hidden, args.out, jobs=args.jobs, **_options(args))
     except GradingError as exc:
         print(console(f"grade: {exc}"), file=sys.stderr)
         return 2
     _print_rows(rows, args.out)
     return 0
+
+
+def _options(args) -> dict:
+    """The grading options that `grade` and `grade_on_cluster` share, from the command line."""
+    return dict(
+        execute=args.execute, timeout=args.timeout, memory_gb=args.memory,
+        shard=parse_shard(args.shard) if args.shard else None, profile=args.profile,
+        sandbox=args.sandbox, rubric=args.rubric, progress=not args.quiet, disk_gb=args.disk,
+        eval_timeout=args.eval_timeout, max_macs=args.max_macs or None, train_data=args.train_data,
+    )  # fmt: skip
 
 
 def _print_rows(rows: list[dict], out) -> None:
@@ -137,14 +140,8 @@ def _grade_on_cluster(parser, args) -> int:
         return 2
     stats: dict = {}
     try:
-        rows = grade_on_cluster(
-            args.submissions, args.hidden, args.out, cluster=args.cluster, execute=args.execute,
-            timeout=args.timeout, memory_gb=args.memory,
-            shard=parse_shard(args.shard) if args.shard else None, profile=args.profile,
-            sandbox=args.sandbox, rubric=args.rubric, progress=not args.quiet, stats=stats,
-            disk_gb=args.disk, eval_timeout=args.eval_timeout, max_macs=args.max_macs or None,
-            train_data=args.train_data,
-        )  # fmt: skip
+        rows = grade_on_cluster(args.submissions, args.hidden, args.out, cluster=args.cluster,
+                                stats=stats, **_options(args))  # fmt: skip
     except GradingError as exc:
         print(console(f"grade: {exc}"), file=sys.stderr)
         return 2
