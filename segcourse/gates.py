@@ -8,10 +8,8 @@ notebooks pass `what`, `metric` and `baseline` already translated (`segcourse.i1
 
 from __future__ import annotations
 
-import os
-
 from segcourse.i18n import tr
-from segcourse.profiles import SMOKE
+from segcourse.profiles import smoke_run
 
 
 def check_beats(
@@ -21,7 +19,7 @@ def check_beats(
 
     Under the test suite's smoke profile (one epoch) it reports the score without judging it.
     """
-    if os.environ.get("SEGCOURSE_PROFILE", "").strip().lower() == SMOKE:
+    if smoke_run():
         print(
             tr(
                 "{what}: test {metric} {score:.3f}, {baseline} {floor:.3f} after a smoke run "

@@ -137,6 +137,11 @@ def backend_sees_gpu() -> bool:
     return False
 
 
+def smoke_run() -> bool:
+    """Whether this is the test suite's smoke run (one epoch): scores are shown, not judged."""
+    return os.environ.get("SEGCOURSE_PROFILE", "").strip().lower() == SMOKE
+
+
 def get_profile(name: str | None = None) -> Profile:
     """The profile called `name`, else `SEGCOURSE_PROFILE`, else gpu/cpu by hardware."""
     name = name or os.environ.get("SEGCOURSE_PROFILE") or None

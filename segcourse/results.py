@@ -8,7 +8,6 @@ Kept out of the notebooks so that a lesson shows the lesson; each notebook calls
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from pathlib import Path
 from segcourse import exercises, metrics, paths
 from segcourse.data.layouts import DIAGNOSES
 from segcourse.i18n import N_, set_language, tr
-from segcourse.profiles import SMOKE, Profile, get_profile
+from segcourse.profiles import Profile, get_profile, smoke_run
 
 # PH2's diagnoses and the "all" row as score tables show them (the data keep the English names).
 GROUP_LABELS = (N_("common nevus"), N_("atypical nevus"), N_("melanoma"), N_("all"))
@@ -248,7 +247,7 @@ def check_learned(what: str, score: float, floor: float, margin: float = 0.15) -
 
     Under the test suite's smoke profile (one epoch) it reports the score without judging it.
     """
-    if os.environ.get("SEGCOURSE_PROFILE", "").strip().lower() == SMOKE:
+    if smoke_run():
         print(
             tr(
                 "{what}: test Dice {score:.3f} after a smoke run (one epoch); whether the "

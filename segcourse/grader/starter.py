@@ -196,14 +196,14 @@ def build_starter_notebook(solution: dict, lesson: bool = False) -> dict:
     return starter
 
 
-def _read(path: Path) -> dict:
-    """A notebook as a plain dict, with a clear error for a missing or broken file."""
+def read_notebook(path: Path, error: type[ValueError] = LabBuildError) -> dict:
+    """A notebook as a plain dict; `error` (naming the file) for a missing or broken one."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise LabBuildError(f"{path}: notebook not found.") from None
+        raise error(f"{path}: notebook not found.") from None
     except json.JSONDecodeError as err:
-        raise LabBuildError(f"{path}: not a valid notebook (JSON error: {err}).") from None
+        raise error(f"{path}: not a valid notebook (JSON error: {err}).") from None
 
 
 def _dumps(nb: dict) -> str:
@@ -224,7 +224,7 @@ def build_starter(
     solution_path: str | Path, starter_path: str | Path, lesson: bool = False
 ) -> Path:
     """Write the starter notebook generated from the solution notebook; return its path."""
-    starter = build_starter_notebook(_read(Path(solution_path)), lesson=lesson)
+    starter = build_starter_notebook(read_notebook(Path(solution_path)), lesson=lesson)
     starter_path = Path(starter_path)
     starter_path.parent.mkdir(parents=True, exist_ok=True)
     starter_path.write_text(_dumps(starter), encoding="utf-8")
@@ -235,10 +235,10 @@ def starter_is_current(
     solution_path: str | Path, starter_path: str | Path, lesson: bool = False
 ) -> bool:
     """Whether the starter on disk is exactly what `build_starter` would write."""
-    expected = build_starter_notebook(_read(Path(solution_path)), lesson=lesson)
+    expected = build_starter_notebook(read_notebook(Path(solution_path)), lesson=lesson)
     if not Path(starter_path).is_file():
         return False
-    return _normalised(_read(Path(starter_path))) == _normalised(expected)
+    return _normalised(read_notebook(Path(starter_path))) == _normalised(expected)
 
 
 def main(argv: list[str] | None = None) -> int:

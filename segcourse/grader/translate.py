@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from segcourse.grader import messages
-from segcourse.grader.starter import LabBuildError, build_starter_notebook
+from segcourse.grader.starter import LabBuildError, build_starter_notebook, read_notebook
 from segcourse.paths import project_root
 
 LANGUAGE = "nb"
@@ -87,15 +87,6 @@ def source_hash(text: str) -> str:
 def _text(cell: dict) -> str:
     source = cell.get("source", "")
     return "".join(source) if isinstance(source, list) else source
-
-
-def _read_notebook(path: Path) -> dict:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TranslationBuildError(f"{path}: notebook not found.") from None
-    except json.JSONDecodeError as err:
-        raise TranslationBuildError(f"{path}: not a valid notebook ({err}).") from None
 
 
 def read_translation(path: Path) -> dict[str, dict]:
@@ -189,7 +180,7 @@ def dumps(nb: dict) -> str:
 
 def render(item: Target, root: Path) -> tuple[str, str]:
     """(solution, starter) JSON text of one Norwegian notebook; refuses on any problem."""
-    english = _read_notebook(item.source)
+    english = read_notebook(item.source, TranslationBuildError)
     cells = read_translation(item.translation)
     found = problems(english, cells, item.translation.relative_to(root))
     if found:
@@ -248,7 +239,7 @@ def todo(root: Path | None = None, names=TRANSLATED) -> str:
     root = project_root() if root is None else Path(root)
     out = []
     for item in targets(root, names):
-        english = _read_notebook(item.source)
+        english = read_notebook(item.source, TranslationBuildError)
         cells = read_translation(item.translation) if item.translation.is_file() else {}
         for cell in english.get("cells", []):
             if cell.get("cell_type") != "markdown":

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from segcourse.i18n import N_, tr
-from segcourse.lab.common import SelfCheckError, call, need, passed, smoke_run
+from segcourse.lab.common import SelfCheckError, call, need, passed
+from segcourse.profiles import smoke_run
 
 
 def check_evaluation(ns: dict) -> None:
